@@ -1,0 +1,1 @@
+"""Change data capture: decoding Debezium records, and managing the connectors that produce them."""

@@ -1,0 +1,60 @@
+"""Connector definitions as files: connectors/<name>.yaml, one connector each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional
+
+import yaml
+
+__all__ = ["CONNECTORS_DIR", "ConnectorDefinition", "ConnectorFileError", "load_connector", "load_connectors"]
+
+CONNECTORS_DIR = Path(__file__).resolve().parents[1] / "connectors"
+
+
+class ConnectorFileError(Exception):
+    """A connector file that cannot be used; the message names the file and what to fix."""
+
+
+@dataclass(frozen=True)
+class ConnectorDefinition:
+    name: str
+    config: Dict[str, str]
+    path: Path
+
+
+def load_connector(path: Path) -> ConnectorDefinition:
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConnectorFileError(f"{path} cannot be read ({exc.strerror}); check the path.") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConnectorFileError(f"{path} is not valid YAML{where}; fix the file.") from None
+    if not isinstance(document, dict) or not isinstance(document.get("name"), str) \
+            or not isinstance(document.get("config"), dict):
+        raise ConnectorFileError(f"{path} must hold `name:` (text) and `config:` (a mapping); fix the file.")
+    # Kafka Connect configs are strings; YAML would make numbers and booleans of some.
+    config = {str(key): _as_text(value) for key, value in document["config"].items()}
+    return ConnectorDefinition(document["name"], config, path)
+
+
+def load_connectors(names: Optional[Iterable[str]] = None, folder: Path = CONNECTORS_DIR) -> List[ConnectorDefinition]:
+    definitions = [load_connector(path) for path in sorted(folder.glob("*.yaml"))]
+    if names:
+        wanted = set(names)
+        unknown = wanted - {d.name for d in definitions}
+        if unknown:
+            raise ConnectorFileError(
+                f"No connector file defines {', '.join(sorted(unknown))}; see the files in {folder.name}/."
+            )
+        definitions = [d for d in definitions if d.name in wanted]
+    return definitions
+
+
+def _as_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

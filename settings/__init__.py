@@ -1,0 +1,91 @@
+"""Settings: every knob of ledgerstream, each read from one environment variable.
+
+Defaults serve the local stack (`make up`); production overrides them by environment.
+Reading settings never touches the network and no variable is required.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field, fields
+from typing import Mapping, Optional
+
+__all__ = ["Settings", "load_settings", "ENV_VARS"]
+
+
+def _env(name: str, default, *, help: str):
+    """A dataclass field that names its environment variable."""
+    return field(default=default, metadata={"env": name, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_id: str = _env("APP_ID", "ledgerstream", help="Faust app id: consumer group and topic prefix.")
+    kafka_bootstrap: str = _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092", help="Kafka bootstrap servers, host:port[,host:port].")
+    database_url: str = _env(
+        "DATABASE_URL", "postgresql://postgres@127.0.0.1:5433/ledger", help="The ledger database (PostgreSQL)."
+    )
+    connect_url: str = _env("CONNECT_URL", "http://127.0.0.1:8083", help="Kafka Connect REST API.")
+    web_url: str = _env("WEB_URL", "http://127.0.0.1:6066", help="Where clients reach the worker's web views.")
+    web_bind: str = _env("WEB_BIND", "127.0.0.1", help="Address the worker's web server binds to.")
+    web_port: int = _env("WEB_PORT", 6066, help="Port of the worker's web server.")
+    web_canonical_url: str = _env(
+        "WEB_CANONICAL_URL", "", help="URL other workers use to reach this one (default: from bind and port)."
+    )
+    store: str = _env("STORE_URL", "rocksdb://", help="Table store: rocksdb:// in production, memory:// in unit tests.")
+    data_dir: str = _env("DATA_DIR", "ledgerstream-data", help="Worker-local state (RocksDB) folder.")
+    # Faust's defaults suit Apache Kafka; the local broker holds a JoinGroup for half the
+    # rebalance timeout, so the local stack sets these short (see stack/).
+    broker_rebalance_timeout: Optional[float] = _env(
+        "BROKER_REBALANCE_TIMEOUT", None, help="Consumer rebalance timeout, seconds."
+    )
+    broker_session_timeout: Optional[float] = _env("BROKER_SESSION_TIMEOUT", None, help="Consumer session timeout, seconds.")
+    broker_heartbeat_interval: Optional[float] = _env(
+        "BROKER_HEARTBEAT_INTERVAL", None, help="Consumer heartbeat interval, seconds."
+    )
+    log_level: str = _env("LOG_LEVEL", "info", help="Worker log level.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        values = {}
+        for f in fields(cls):
+            raw = environ.get(f.metadata["env"])
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f, raw)
+        return cls(**values)
+
+    @property
+    def canonical_url(self) -> str:
+        if self.web_canonical_url:
+            return self.web_canonical_url
+        host = self.web_bind if self.web_bind not in ("0.0.0.0", "::", "") else socket.gethostname()
+        return f"http://{host}:{self.web_port}"
+
+
+def _parse(f, raw: str):
+    name = f.metadata["env"]
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if "int" in kind:
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number; set {name} to a number or unset it.") from None
+    return raw
+
+
+#: Every environment variable the settings read, for checks (e.g. docker-compose.yml).
+ENV_VARS = frozenset(f.metadata["env"] for f in fields(Settings))
+
+_loaded: Optional[Settings] = None
+
+
+def load_settings() -> Settings:
+    """The process's settings, read from the environment once."""
+    global _loaded
+    if _loaded is None:
+        _loaded = Settings.from_env()
+    return _loaded

@@ -1,0 +1,1 @@
+"""The local stack: broker, PostgreSQL and Kafka Connect with Debezium, as plain processes."""
