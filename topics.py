@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["TopicSpec", "PARTITIONS", "CUSTOMER_CHANGES", "ACCOUNT_CHANGES", "TRANSACTION_CHANGES", "CDC_TOPICS"]
+__all__ = ["TopicSpec", "faust_topic", "PARTITIONS", "CUSTOMER_CHANGES", "ACCOUNT_CHANGES", "TRANSACTION_CHANGES", "CDC_TOPICS"]
 
 #: Partitions of every topic. Tables, their changelogs and the CDC topics must agree so that
 #: one account's changes and state live in the same partition; connectors/ledger-postgres.yaml
@@ -29,3 +29,14 @@ ACCOUNT_CHANGES = TopicSpec("ledger.public.accounts")
 TRANSACTION_CHANGES = TopicSpec("ledger.public.transactions")
 
 CDC_TOPICS = (CUSTOMER_CHANGES, ACCOUNT_CHANGES, TRANSACTION_CHANGES)
+
+
+def faust_topic(app, spec: TopicSpec):
+    """The Faust topic of a spec. Tombstones (null values) are let through: deletes matter."""
+    return app.topic(
+        spec.name,
+        partitions=spec.partitions,
+        key_serializer=spec.key_serializer,
+        value_serializer=spec.value_serializer,
+        allow_empty=True,
+    )
