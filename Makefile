@@ -1,0 +1,28 @@
+# ledgerstream: the two commands are `make run` and `make test`.
+PY := .venv/bin/python
+
+.PHONY: setup run test test-unit up down status logs
+
+setup:            ## install whatever is missing (Debian packages, .venv, Connect jars)
+	@bash stack/setup.sh
+
+run: setup        ## stack + worker + demo ledger; Ctrl-C stops what it started
+	@$(PY) -m stack.run
+
+test: setup       ## the whole test suite: unit, then integration on a real local stack
+	@$(PY) -m pytest
+
+test-unit: setup  ## unit tests only (no processes, no network)
+	@$(PY) -m pytest tests/unit
+
+up: setup         ## start the local stack (broker, PostgreSQL, Kafka Connect + Debezium)
+	@$(PY) -m stack up
+
+down: setup       ## stop the local stack
+	@$(PY) -m stack down
+
+status: setup
+	@$(PY) -m stack status
+
+logs: setup
+	@$(PY) -m stack logs
