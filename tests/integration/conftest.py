@@ -1,0 +1,102 @@
+"""The real local stack for integration tests: its own folder and ports, up once per run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, Iterator, List
+
+import psycopg
+import pytest
+
+from stack.layout import REPO_ROOT, StackLayout
+from stack.workers import start_worker, wait_ready, worker_env
+
+#: Ports of the test stack, apart from a stack a developer may be running with `make up`.
+TEST_STACK = {
+    "STACK_DIR": str(REPO_ROOT / ".stack-test"),
+    "STACK_KAFKA_PORT": "19092",
+    "STACK_POSTGRES_PORT": "15433",
+    "STACK_CONNECT_PORT": "18083",
+}
+_SERVICE_VARS = ("KAFKA_BOOTSTRAP", "DATABASE_URL", "CONNECT_URL", "WEB_URL")
+
+
+def base_env(**overrides: str) -> Dict[str, str]:
+    """The environment of a stack command: no leftover addresses of another stack."""
+    env = {k: v for k, v in os.environ.items() if k not in _SERVICE_VARS}
+    env.update(overrides)
+    return env
+
+
+def run_stack(env: Dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "stack", *args], cwd=REPO_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def stack_env() -> Iterator[Dict[str, str]]:
+    """Bring the test stack up with the real CLI; yield what its env file says."""
+    env = base_env(**TEST_STACK)
+    result = run_stack(env, "up")
+    assert result.returncode == 0, f"stack up failed:\n{result.stdout}\n{result.stderr}"
+    env_file = Path(TEST_STACK["STACK_DIR"]) / "env"
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    yield {**env, **values}
+    if not os.environ.get("KEEP_TEST_STACK"):
+        run_stack(env, "down", "--purge")
+
+
+@pytest.fixture()
+def db(stack_env) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(stack_env["DATABASE_URL"], autocommit=True) as conn:
+        yield conn
+
+
+@dataclass
+class Worker:
+    url: str
+    process: subprocess.Popen
+    log: Path
+
+
+@pytest.fixture(scope="session")
+def start_test_worker(stack_env) -> Iterator:
+    """Factory: a real Faust worker on the test stack, with a fresh consumer group and state."""
+    layout = StackLayout.from_env(stack_env)
+    started: List[Worker] = []
+
+    def start(app_id: str = "", name: str = "") -> Worker:
+        app_id = app_id or f"test-{uuid.uuid4().hex[:8]}"
+        name = name or f"{app_id}-{len(started)}"
+        port = free_port()
+        env = worker_env(layout, name, web_port=port, app_id=app_id)
+        worker = Worker(f"http://127.0.0.1:{port}", start_worker(env, layout.log_file(name)), layout.log_file(name))
+        started.append(worker)
+        wait_ready(worker.url, worker.process, timeout=120)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.terminate()
+            try:
+                worker.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.process.kill()
+
+
+@pytest.fixture(scope="module")
+def worker(start_test_worker) -> Worker:
+    return start_test_worker()

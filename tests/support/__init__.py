@@ -1,0 +1,1 @@
+"""Shared test helpers: waiting on conditions with deadlines, HTTP, Kafka."""
