@@ -30,10 +30,10 @@ def _as_postgres() -> List[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
-def _cluster_dir(layout: StackLayout) -> Path:
+def _cluster_dir(layout: StackLayout, *, create: bool = False) -> Path:
     """The cluster's folder: .stack/postgres, or a link to a folder the postgres user can reach."""
     link = layout.root / "postgres"
-    if link.exists() or link.is_symlink():
+    if link.exists() or link.is_symlink() or not create:
         return link.resolve()
     layout.root.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0 and not _postgres_user_can_reach(layout.root):
@@ -74,7 +74,7 @@ def postgres_running(layout: StackLayout) -> bool:
 
 
 def start_postgres(layout: StackLayout, *, timeout: float = 60) -> None:
-    cluster = _cluster_dir(layout)
+    cluster = _cluster_dir(layout, create=True)
     data = cluster / "data"
     if os.geteuid() == 0:
         shutil.chown(cluster, "postgres", "postgres")
