@@ -10,7 +10,22 @@ import faust
 
 from settings import Settings, load_settings
 
-__all__ = ["create_app", "app"]
+__all__ = ["LedgerApp", "create_app", "app"]
+
+
+class LedgerApp(faust.App):
+    """faust.App whose Kafka transport can correct end offsets (see transport/end_offsets.py)."""
+
+    def __init__(self, *args, end_offsets_probe: bool = False, **kwargs) -> None:
+        self._end_offsets_probe = end_offsets_probe
+        super().__init__(*args, **kwargs)
+
+    def _new_transport(self):
+        if not self._end_offsets_probe:
+            return super()._new_transport()
+        from transport.kafka import Transport
+
+        return Transport(self.conf.broker_consumer, self)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -23,8 +38,9 @@ def create_app(settings: Settings) -> faust.App:
         )
         if value is not None
     }
-    return faust.App(
+    return LedgerApp(
         settings.app_id,
+        end_offsets_probe=settings.broker_end_offsets_probe,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
         datadir=settings.data_dir,

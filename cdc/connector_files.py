@@ -26,7 +26,9 @@ class ConnectorDefinition:
 
 def load_connector(path: Path) -> ConnectorDefinition:
     try:
-        document = yaml.safe_load(path.read_text())
+        # BaseLoader keeps every scalar as the text written: Kafka Connect configs are strings,
+        # and YAML's typing would turn 0.10 into "0.1", 010 into "8" and off into "false".
+        document = yaml.load(path.read_text(), Loader=yaml.BaseLoader)
     except OSError as exc:
         raise ConnectorFileError(f"{path} cannot be read ({exc.strerror}); check the path.") from None
     except yaml.YAMLError as exc:
@@ -36,8 +38,10 @@ def load_connector(path: Path) -> ConnectorDefinition:
     if not isinstance(document, dict) or not isinstance(document.get("name"), str) \
             or not isinstance(document.get("config"), dict):
         raise ConnectorFileError(f"{path} must hold `name:` (text) and `config:` (a mapping); fix the file.")
-    # Kafka Connect configs are strings; YAML would make numbers and booleans of some.
-    config = {str(key): _as_text(value) for key, value in document["config"].items()}
+    nested = [key for key, value in document["config"].items() if not isinstance(value, str)]
+    if nested:
+        raise ConnectorFileError(f"{path}: config `{nested[0]}` must be a single value; fix the file.")
+    config = dict(document["config"])
     return ConnectorDefinition(document["name"], config, path)
 
 
@@ -52,9 +56,3 @@ def load_connectors(names: Optional[Iterable[str]] = None, folder: Path = CONNEC
             )
         definitions = [d for d in definitions if d.name in wanted]
     return definitions
-
-
-def _as_text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

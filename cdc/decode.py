@@ -7,7 +7,7 @@ from typing import Any, Mapping, Optional, Tuple, Union
 import orjson
 
 from .changes import Change, DecodeError, Op, SourcePosition, Tombstone
-from .types import convert_struct
+from .types import convert_struct, convert_value
 
 __all__ = ["decode_change", "decode_key"]
 
@@ -48,9 +48,7 @@ def decode_key(key: Optional[bytes]) -> Any:
     if key is None:
         return None
     payload, schema = _payload_and_schema(_parse_json(key, "key"))
-    if schema is not None and schema.get("type") == "struct" and isinstance(payload, dict):
-        return convert_struct(payload, schema)
-    return payload
+    return convert_value(payload, schema, "key")
 
 
 def _parse_json(raw: bytes, what: str) -> Any:

@@ -50,7 +50,9 @@ def convert_value(value: Any, schema: Any, field: str = "?") -> Any:
 def decimal_from_unscaled(raw: bytes, scale: int) -> Decimal:
     """Kafka Connect's Decimal: a big-endian two's-complement unscaled integer, and a scale."""
     unscaled = int.from_bytes(raw, "big", signed=True)
-    return Decimal(unscaled).scaleb(-scale)
+    # Built from its digits, not by arithmetic: no context precision can round it.
+    digits = tuple(int(d) for d in str(abs(unscaled)))
+    return Decimal((1 if unscaled < 0 else 0, digits, -scale))
 
 
 def _b64(value: Any) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Dict, Mapping, Optional
 
@@ -35,7 +36,7 @@ def account_view(change: Change) -> Optional[AccountView]:
         "balance": str(_decimal(row, "balance")),
         "currency": _required_text(row, "currency").strip(),
         "status": _required_text(row, "status"),
-        "updated_at": _required_text(row, "updated_at"),
+        "updated_at": _timestamp_text(row, "updated_at"),
         "source_lsn": change.source.lsn,
     }
 
@@ -52,6 +53,13 @@ def _required_text(row: Mapping[str, Any], name: str) -> str:
     if not isinstance(value, str):
         raise DecodeError(f"accounts.{name} is {value!r}, not text")
     return value
+
+
+def _timestamp_text(row: Mapping[str, Any], name: str) -> str:
+    value = row.get(name)
+    if isinstance(value, datetime):  # decoded from a schema-enabled record
+        return value.isoformat()
+    return _required_text(row, name)
 
 
 def _decimal(row: Mapping[str, Any], name: str) -> Decimal:

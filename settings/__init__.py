@@ -44,6 +44,10 @@ class Settings:
     broker_heartbeat_interval: Optional[float] = _env(
         "BROKER_HEARTBEAT_INTERVAL", None, help="Consumer heartbeat interval, seconds."
     )
+    broker_end_offsets_probe: bool = _env(
+        "BROKER_END_OFFSETS_PROBE", False,
+        help="Correct end offsets by a fetch (for the local broker, whose ListOffsets undercounts).",
+    )
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level.")
 
     @classmethod
@@ -61,12 +65,20 @@ class Settings:
         if self.web_canonical_url:
             return self.web_canonical_url
         host = self.web_bind if self.web_bind not in ("0.0.0.0", "::", "") else socket.gethostname()
+        if ":" in host:  # an IPv6 address goes in brackets in a URL
+            host = f"[{host}]"
         return f"http://{host}:{self.web_port}"
 
 
 def _parse(f, raw: str):
     name = f.metadata["env"]
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    if "bool" in kind:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{name}={raw!r} is not a yes/no value; set {name} to true or false.")
     try:
         if "int" in kind:
             return int(raw)

@@ -100,6 +100,8 @@ class StackLayout:
             "BROKER_REBALANCE_TIMEOUT": "6",
             "BROKER_SESSION_TIMEOUT": "6",
             "BROKER_HEARTBEAT_INTERVAL": "1",
+            # The local broker's ListOffsets undercounts; see transport/end_offsets.py.
+            "BROKER_END_OFFSETS_PROBE": "true",
         }
 
 

@@ -104,3 +104,9 @@ def test_every_env_var_is_read_by_from_env():
     for name in ENV_VARS:
         changed = Settings.from_env({name: "7"})
         assert changed != defaults, f"{name} changes nothing"
+
+
+def test_canonical_url_from_an_ipv6_bind_address_is_a_valid_url():
+    s = Settings.from_env({"WEB_BIND": "::1", "WEB_PORT": "6066"})
+
+    assert s.canonical_url == "http://[::1]:6066"
