@@ -17,12 +17,13 @@ import pytest
 from stack.layout import REPO_ROOT, StackLayout
 from stack.workers import start_worker, wait_ready, worker_env
 
-#: Ports of the test stack, apart from a stack a developer may be running with `make up`.
+#: The test stack's folder and ports, apart from a stack a developer runs with `make up`.
+#: TEST_STACK_DIR and TEST_STACK_*_PORT move it, e.g. to run two suites side by side.
 TEST_STACK = {
-    "STACK_DIR": str(REPO_ROOT / ".stack-test"),
-    "STACK_KAFKA_PORT": "19092",
-    "STACK_POSTGRES_PORT": "15433",
-    "STACK_CONNECT_PORT": "18083",
+    "STACK_DIR": os.environ.get("TEST_STACK_DIR") or str(REPO_ROOT / ".stack-test"),
+    "STACK_KAFKA_PORT": os.environ.get("TEST_STACK_KAFKA_PORT") or "19092",
+    "STACK_POSTGRES_PORT": os.environ.get("TEST_STACK_POSTGRES_PORT") or "15433",
+    "STACK_CONNECT_PORT": os.environ.get("TEST_STACK_CONNECT_PORT") or "18083",
 }
 _SERVICE_VARS = ("KAFKA_BOOTSTRAP", "DATABASE_URL", "CONNECT_URL", "WEB_URL")
 
