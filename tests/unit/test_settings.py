@@ -101,9 +101,21 @@ def test_env_vars_names_the_addresses_of_every_service():
 def test_every_env_var_is_read_by_from_env():
     # A value set for each variable shows up on the settings: no name in ENV_VARS is dead.
     defaults = Settings.from_env({})
+    yes_no = {"BROKER_END_OFFSETS_PROBE"}
     for name in ENV_VARS:
-        changed = Settings.from_env({name: "7"})
+        changed = Settings.from_env({name: "true" if name in yes_no else "7"})
         assert changed != defaults, f"{name} changes nothing"
+
+
+@pytest.mark.parametrize("raw, expected", [("true", True), ("1", True), ("yes", True), ("false", False),
+                                           ("0", False), ("off", False)])
+def test_yes_no_settings_parse(raw, expected):
+    assert Settings.from_env({"BROKER_END_OFFSETS_PROBE": raw}).broker_end_offsets_probe is expected
+
+
+def test_a_yes_no_setting_that_is_neither_names_the_variable():
+    with pytest.raises(ValueError, match="BROKER_END_OFFSETS_PROBE"):
+        Settings.from_env({"BROKER_END_OFFSETS_PROBE": "maybe"})
 
 
 def test_canonical_url_from_an_ipv6_bind_address_is_a_valid_url():
