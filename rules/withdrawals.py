@@ -1,0 +1,125 @@
+"""The withdrawal rules: a time-based sliding window and a count window over large withdrawals.
+
+`rapid-large-withdrawals` (Esper's win:time): on each withdrawal w with amount >= LARGE, S is the
+account's large withdrawals seen so far with created_at in (w.created_at - WINDOW, w.created_at];
+alert when |S| >= COUNT.
+`large-withdrawal-burst` (Esper's win:length): on each large withdrawal w, L is the account's last
+LENGTH large withdrawals in arrival order, w included; alert when sum(L) >= BURST_TOTAL.
+
+Both read one per-account history of large withdrawals in arrival order. Evaluating the same
+withdrawal again (a redelivery) neither adds it twice nor changes the verdict, and alert ids are
+deterministic, so replays are harmless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import List, Optional, Sequence, Tuple
+
+__all__ = ["RuleSettings", "Withdrawal", "Alert", "History", "evaluate_withdrawal", "RAPID", "BURST"]
+
+RAPID = "rapid-large-withdrawals"
+BURST = "large-withdrawal-burst"
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    large: Decimal = Decimal("200.00")
+    window: timedelta = timedelta(minutes=10)
+    count: int = 3
+    length: int = 5
+    burst_total: Decimal = Decimal("5000.00")
+    #: How far behind the newest created_at a withdrawal may arrive and still be judged exactly:
+    #: history older than newest - WINDOW - LATENESS is pruned. Commit order differs from
+    #: created_at order by the length of the ledger's transactions, far less than this.
+    lateness: timedelta = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    txn_id: int
+    account_id: int
+    amount: Decimal
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Alert:
+    alert_id: str
+    rule: str
+    account_id: int
+    trigger_txn_id: int
+    count: int
+    total: Decimal
+    window_start: datetime
+    window_end: datetime
+    txn_ids: Tuple[int, ...]
+    detected_at: datetime
+
+
+#: Large withdrawals of one account in arrival order, oldest first.
+History = Tuple[Withdrawal, ...]
+
+
+def evaluate_withdrawal(history: History, w: Withdrawal, settings: RuleSettings,
+                        detected_at: datetime) -> Tuple[History, List[Alert]]:
+    """The account's history after `w`, and the alerts `w` triggers."""
+    if w.amount < settings.large:
+        return history, []
+    position = _position_of(history, w.txn_id)
+    if position is None:
+        history = history + (w,)
+        position = len(history) - 1
+    seen = history[: position + 1]  # "seen so far": a redelivered w is judged as it was first
+    alerts = [a for a in (_rapid(seen, w, settings, detected_at), _burst(seen, w, settings, detected_at)) if a]
+    return _pruned(history, settings), alerts
+
+
+def _rapid(seen: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, detected_at: datetime) -> Optional[Alert]:
+    start = w.created_at - settings.window
+    in_window = [x for x in seen if start < x.created_at <= w.created_at]
+    if len(in_window) < settings.count:
+        return None
+    return _alert(RAPID, w, in_window, start, w.created_at, detected_at)
+
+
+def _burst(seen: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, detected_at: datetime) -> Optional[Alert]:
+    last = list(seen[-settings.length:])
+    if sum((x.amount for x in last), Decimal(0)) < settings.burst_total:
+        return None
+    return _alert(BURST, w, last, min(x.created_at for x in last), max(x.created_at for x in last), detected_at)
+
+
+def _alert(rule: str, w: Withdrawal, members: Sequence[Withdrawal], start: datetime, end: datetime,
+           detected_at: datetime) -> Alert:
+    return Alert(
+        alert_id=f"{rule}:{w.txn_id}",
+        rule=rule,
+        account_id=w.account_id,
+        trigger_txn_id=w.txn_id,
+        count=len(members),
+        total=sum((x.amount for x in members), Decimal(0)),
+        window_start=start,
+        window_end=end,
+        txn_ids=tuple(sorted(x.txn_id for x in members)),
+        detected_at=detected_at,
+    )
+
+
+def _position_of(history: History, txn_id: int) -> Optional[int]:
+    for index in range(len(history) - 1, -1, -1):
+        if history[index].txn_id == txn_id:
+            return index
+    return None
+
+
+def _pruned(history: History, settings: RuleSettings) -> History:
+    """Keep what a future withdrawal can still need: the last LENGTH, and the recent ones."""
+    if len(history) <= settings.length:
+        return history
+    newest = max(x.created_at for x in history)
+    horizon = newest - settings.window - settings.lateness
+    keep_from = len(history) - settings.length
+    return tuple(x for i, x in enumerate(history) if i >= keep_from or x.created_at > horizon)
