@@ -17,10 +17,14 @@ def dead_letter_topic_name(source_topic: str) -> str:
     return f"{source_topic}.dlq"
 
 
+_declared: set = set()
+
+
 @lru_cache(maxsize=None)
 def _dead_letter_topic(source_topic: str):
     return app.topic(dead_letter_topic_name(source_topic), partitions=PARTITIONS,
-                     key_serializer="raw", value_serializer="raw", allow_empty=True)
+                     key_serializer="raw", value_serializer="raw", allow_empty=True,
+                     internal=True)  # internal: the worker creates it, with the pipeline's partitions
 
 
 async def dead_letter(event: EventT, error: Exception, *, agent: str) -> None:
@@ -35,4 +39,8 @@ async def dead_letter(event: EventT, error: Exception, *, agent: str) -> None:
         ("dlq.agent", agent.encode()),
         ("dlq.timestamp_ms", str(int(time.time() * 1000)).encode()),
     ]
-    await _dead_letter_topic(message.topic).send(key=message.key, value=message.value, headers=headers)
+    topic = _dead_letter_topic(message.topic)
+    if topic.get_topic_name() not in _declared:  # created on first use, with the pipeline's partitions
+        await topic.maybe_declare()
+        _declared.add(topic.get_topic_name())
+    await topic.send(key=message.key, value=message.value, headers=headers)

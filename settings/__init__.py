@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+from datetime import timedelta
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from typing import Mapping, Optional
 
 __all__ = ["Settings", "load_settings", "ENV_VARS"]
@@ -49,6 +51,19 @@ class Settings:
         help="Correct end offsets by a fetch (for the local broker, whose ListOffsets undercounts).",
     )
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level.")
+    # Detection rules (rules/withdrawals.py) and read models.
+    large_withdrawal: Decimal = _env("RULE_LARGE_WITHDRAWAL", Decimal("200.00"),
+                                     help="A withdrawal of at least this amount is large.")
+    rapid_window_seconds: int = _env("RULE_RAPID_WINDOW_SECONDS", 600, help="Sliding time window of the rapid rule.")
+    rapid_count: int = _env("RULE_RAPID_COUNT", 3, help="Large withdrawals within the window that alert.")
+    burst_length: int = _env("RULE_BURST_LENGTH", 5, help="Count window of the burst rule.")
+    burst_total: Decimal = _env("RULE_BURST_TOTAL", Decimal("5000.00"), help="Sum of the count window that alerts.")
+    rule_lateness_seconds: int = _env("RULE_LATENESS_SECONDS", 300,
+                                      help="How late (by created_at) a withdrawal may arrive and be judged exactly.")
+    balance_low_threshold: Decimal = _env("BALANCE_LOW_THRESHOLD", Decimal("100.00"),
+                                          help="A balance crossing below this emits BalanceLow.")
+    turnover_retention_days: int = _env("TURNOVER_RETENTION_DAYS", 35, help="Days of turnover kept per account.")
+    alerts_kept_per_account: int = _env("ALERTS_KEPT_PER_ACCOUNT", 500, help="Newest alerts kept per account.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -59,6 +74,15 @@ class Settings:
                 continue
             values[f.name] = _parse(f, raw)
         return cls(**values)
+
+    def rule_settings(self):
+        from rules.withdrawals import RuleSettings
+
+        return RuleSettings(
+            large=self.large_withdrawal, window=timedelta(seconds=self.rapid_window_seconds),
+            count=self.rapid_count, length=self.burst_length, burst_total=self.burst_total,
+            lateness=timedelta(seconds=self.rule_lateness_seconds),
+        )
 
     @property
     def canonical_url(self) -> str:
@@ -80,11 +104,16 @@ def _parse(f, raw: str):
             return False
         raise ValueError(f"{name}={raw!r} is not a yes/no value; set {name} to true or false.")
     try:
+        if "Decimal" in kind:
+            number = Decimal(raw)
+            if not number.is_finite():
+                raise InvalidOperation
+            return number
         if "int" in kind:
             return int(raw)
         if "float" in kind:
             return float(raw)
-    except ValueError:
+    except (ValueError, InvalidOperation):
         raise ValueError(f"{name}={raw!r} is not a number; set {name} to a number or unset it.") from None
     return raw
 

@@ -12,7 +12,7 @@ from cdc.apply import apply_connectors
 from cdc.connect_client import ConnectClient
 from cdc.connector_files import load_connectors
 from migrations.runner import apply_migrations
-from topics import CDC_TOPICS
+from topics import CDC_TOPICS, DOMAIN_EVENT_TOPICS
 
 from .broker import broker_running, start_broker, stop_broker
 from .connect import connect_ready, connect_running, start_connect, stop_connect
@@ -67,7 +67,7 @@ def up(layout: StackLayout, say: Say = _print) -> None:
         say("connect: starting (about 20 s)")
         start_connect(layout)
 
-    ensure_topics(layout.kafka_bootstrap, CDC_TOPICS)
+    ensure_topics(layout.kafka_bootstrap, CDC_TOPICS + DOMAIN_EVENT_TOPICS)
     apply_connectors(ConnectClient(layout.connect_url), load_connectors(),
                      say=lambda line: say(f"connector {line}"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from faust.web.exceptions import WebError
 
-__all__ = ["BadParameter", "parse_id"]
+__all__ = ["BadParameter", "parse_id", "reject_unknown"]
 
 _MAX_ID = 2**63 - 1  # ids are bigserial
 
@@ -21,3 +21,10 @@ def parse_id(value: str, name: str) -> int:
     if not 0 < number <= _MAX_ID:
         raise BadParameter(f"`{name}` must be a positive integer id", parameter=name)
     return number
+
+
+def reject_unknown(request, allowed) -> None:
+    """An unknown query parameter is a 400 naming it: a typo should not pass silently."""
+    for name in request.query:
+        if name not in allowed:
+            raise BadParameter(f"unknown query parameter `{name}`", parameter=name)

@@ -1,0 +1,25 @@
+"""GET /alerts/{account_id}: an account's alerts, oldest first."""
+
+from __future__ import annotations
+
+from faust.web import Request, Response, View
+
+from app import app
+from projections.accounts import account_key
+from tables.alerts import alerts_by_account
+from tables.balances import balance_by_account
+
+from .params import parse_id, reject_unknown
+from .routing import routed
+
+__all__ = ["get_alerts"]
+
+
+@app.page("/alerts/{account_id}")
+@routed(balance_by_account, lambda match: account_key(parse_id(match["account_id"], "account_id")))
+async def get_alerts(view: View, request: Request, *, key: int, **_: str) -> Response:
+    reject_unknown(request, set())
+    alerts = alerts_by_account.get(key)
+    if alerts is None and balance_by_account.get(key) is None:
+        return view.error(404, f"account {key} not found", account_id=key)
+    return view.json({"account_id": key, "alerts": alerts or []})

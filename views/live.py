@@ -1,0 +1,44 @@
+"""GET /live/alerts: new alerts as Server-Sent Events (`event: alert`, JSON data, id = alert_id)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+from aiohttp import web as aiohttp_web
+from faust.web import Request, View
+
+from app import app
+from settings import load_settings
+
+from .alert_feed import AlertFeed
+
+__all__ = ["live_alerts"]
+
+#: Keeps proxies from closing an idle stream, and finds clients that went away.
+HEARTBEAT_SECONDS = 15.0
+_feed: Optional[AlertFeed] = None
+
+
+def _alert_feed() -> AlertFeed:
+    global _feed
+    if _feed is None:
+        _feed = AlertFeed(load_settings().kafka_bootstrap)
+    return _feed
+
+
+@app.page("/live/alerts")
+async def live_alerts(view: View, request: Request):
+    response = aiohttp_web.StreamResponse(headers={
+        "Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    async with _alert_feed().listen() as queue:
+        await response.write(b": live\n\n")  # the feed is positioned: alerts from now on arrive
+        while True:
+            try:
+                alert_id, data = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+            except asyncio.TimeoutError:
+                await response.write(b": heartbeat\n\n")
+                continue
+            await response.write(b"id: " + alert_id.encode() + b"\nevent: alert\ndata: " + data + b"\n\n")
+    return response

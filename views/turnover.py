@@ -1,0 +1,40 @@
+"""GET /accounts/{account_id}/turnover?day=YYYY-MM-DD: an account's deposits and withdrawals of a day."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from faust.web import Request, Response, View
+
+from app import app
+from projections.accounts import account_key
+from projections.turnover import turnover_of_day
+from tables.balances import balance_by_account
+from tables.turnover import turnover_by_account
+
+from .params import BadParameter, parse_id, reject_unknown
+from .routing import routed
+
+__all__ = ["get_turnover"]
+
+
+@app.page("/accounts/{account_id}/turnover")
+@routed(balance_by_account, lambda match: account_key(parse_id(match["account_id"], "account_id")))
+async def get_turnover(view: View, request: Request, *, key: int, **_: str) -> Response:
+    reject_unknown(request, {"day"})
+    day = _parse_day(request.query.get("day"))
+    if balance_by_account.get(key) is None and turnover_by_account.get(key) is None:
+        return view.error(404, f"account {key} not found", account_id=key)
+    totals = turnover_of_day(turnover_by_account.get(key), day)
+    if totals is None:  # nothing posted that day
+        totals = {"day": day.isoformat(), "deposits": "0", "withdrawals": "0", "count": 0}
+    return view.json({"account_id": key, **totals})
+
+
+def _parse_day(raw):
+    if raw is None:
+        return datetime.now(timezone.utc).date()
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise BadParameter("`day` must be a date as YYYY-MM-DD", parameter="day") from None
