@@ -22,6 +22,8 @@ __all__ = ["partition_of", "owner_url", "routed"]
 #: Set on a forwarded request: its receiver answers it, whatever it believes about ownership,
 #: so two workers with different views of the assignment never bounce a request forever.
 ROUTED_HEADER = "X-Ledgerstream-Routed"
+#: On every routed response: the canonical URL of the worker that answered it.
+SERVED_BY_HEADER = "X-Served-By"
 _FORWARDED_HEADERS = ("Accept", "Authorization")
 
 
@@ -53,7 +55,9 @@ def routed(table: CollectionT, key_of: Callable[[dict], Any]):
                     raise ServiceUnavailable("partitions are not assigned yet; retry shortly")
                 if URL(owner) != URL(str(view.app.conf.canonical_url)):
                     return await _forward(view, request, owner)
-            return await handler(view, request, key=key, **match)
+            response = await handler(view, request, key=key, **match)
+            response.headers[SERVED_BY_HEADER] = str(view.app.conf.canonical_url)
+            return response
 
         return get
 
@@ -66,4 +70,5 @@ async def _forward(view: View, request: Request, owner: str) -> Response:
     headers[ROUTED_HEADER] = str(view.app.conf.canonical_url)
     async with view.app.http_client.get(target, headers=headers) as response:
         body = await response.read()
-        return view.bytes(body, content_type=response.content_type, status=response.status)
+        served_by = {SERVED_BY_HEADER: response.headers.get(SERVED_BY_HEADER, owner)}
+        return view.bytes(body, content_type=response.content_type, status=response.status, headers=served_by)

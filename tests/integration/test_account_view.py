@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from agents.dead_letters import dead_letter_topic_name
 from tests.support.http import get_json
+from tests.support.kafka import produce, read_topic
+from tests.support.ledger_sql import open_account
 from tests.support.waiting import eventually
 from topics import ACCOUNT_CHANGES
 
 pytestmark = pytest.mark.integration
-
-
-def open_account(db, balance: str = "0") -> tuple[int, int]:
-    customer_id = db.execute("INSERT INTO customers (name, email) VALUES (%s, %s) RETURNING id",
-                             ("Grace Hopper", "grace@example.com")).fetchone()[0]
-    account_id = db.execute("INSERT INTO accounts (customer_id, balance) VALUES (%s, %s) RETURNING id",
-                            (customer_id, balance)).fetchone()[0]
-    return customer_id, account_id
 
 
 def test_an_account_inserted_with_sql_is_served_by_the_web_view(db, worker):
@@ -67,14 +59,14 @@ def test_an_undecodable_change_is_dead_lettered_and_the_stream_goes_on(db, worke
     bootstrap = stack_env["KAFKA_BOOTSTRAP"]
     # Keyed like the account, so it lands in the same partition, ahead of the next change.
     key = str(account_id).encode()
-    asyncio.run(_produce(bootstrap, ACCOUNT_CHANGES.name, key=key, value=b'{"op": "c", "truncated' + marker))
+    produce(bootstrap, ACCOUNT_CHANGES.name, key=key, value=b'{"op": "c", "truncated' + marker)
 
     db.execute("UPDATE accounts SET balance = 8.00 WHERE id = %s", (account_id,))
     eventually(lambda: get_json(url), lambda r: r[1].get("balance") == "8.00",
                what="the change after the bad record is applied")
 
     dlq = dead_letter_topic_name(ACCOUNT_CHANGES.name)
-    letters = eventually(lambda: [m for m in asyncio.run(_consume_all(bootstrap, dlq)) if marker in (m.value or b"")],
+    letters = eventually(lambda: [m for m in read_topic(bootstrap, dlq) if marker in (m.value or b"")],
                          lambda found: len(found) == 1, what="the bad record on the dead-letter topic")
     headers = {k: v.decode() for k, v in letters[0].headers}
     assert headers["dlq.error.class"] == "DecodeError"
@@ -82,23 +74,3 @@ def test_an_undecodable_change_is_dead_lettered_and_the_stream_goes_on(db, worke
     assert headers["dlq.source.topic"] == ACCOUNT_CHANGES.name
     assert headers["dlq.agent"] == "project_account_balances"
     assert letters[0].key == key
-
-
-async def _produce(bootstrap: str, topic: str, *, key: bytes, value: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        await producer.send_and_wait(topic, key=key, value=value)
-    finally:
-        await producer.stop()
-
-
-async def _consume_all(bootstrap: str, topic: str):
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, group_id=None)
-    await consumer.start()
-    try:
-        batches = await consumer.getmany(timeout_ms=2000, max_records=100_000)
-        return [m for messages in batches.values() for m in messages]
-    finally:
-        await consumer.stop()

@@ -8,7 +8,7 @@ import pytest
 
 from stack.processes import pid_alive, port_is_open
 
-from .conftest import base_env, free_port, run_stack
+from tests.support.stack_fixtures import base_env, free_port, run_stack
 
 pytestmark = pytest.mark.integration
 

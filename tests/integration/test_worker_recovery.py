@@ -13,7 +13,7 @@ from stack.layout import StackLayout
 from tests.support.http import get_json
 from tests.support.waiting import eventually
 
-from .test_account_view import open_account
+from tests.support.ledger_sql import open_account
 
 pytestmark = pytest.mark.integration
 

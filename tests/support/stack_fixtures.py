@@ -1,4 +1,4 @@
-"""The real local stack for integration tests: its own folder and ports, up once per run."""
+"""The real local stack for integration and end-to-end tests: its own folder and ports, up once per run."""
 
 from __future__ import annotations
 

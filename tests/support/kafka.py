@@ -1,0 +1,62 @@
+"""Reading and writing topics in tests with a plain aiokafka client."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import List
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+
+__all__ = ["produce", "read_topic"]
+
+
+def produce(bootstrap: str, topic: str, *, key: bytes, value: bytes, headers=None) -> None:
+    async def run():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, key=key, value=value, headers=headers)
+        finally:
+            await producer.stop()
+
+    asyncio.run(run())
+
+
+def read_topic(bootstrap: str, topic: str) -> List[ConsumerRecord]:
+    """Every record on the topic now (from the beginning to the end of each partition)."""
+
+    async def run():
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
+                                    auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await consumer._client.force_metadata_update()
+                partitions = consumer.partitions_for_topic(topic) or set()
+            from aiokafka.structs import TopicPartition
+
+            tps = [TopicPartition(topic, p) for p in partitions]
+            if not tps:
+                return []
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            records: List[ConsumerRecord] = []
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                for messages in batch.values():
+                    records.extend(messages)
+                if all([await _at_end(consumer, tp) for tp in tps]):
+                    return records
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())
+
+
+async def _at_end(consumer: AIOKafkaConsumer, tp) -> bool:
+    highwater = consumer.highwater(tp)
+    if highwater is None:
+        return False
+    return await consumer.position(tp) >= highwater
