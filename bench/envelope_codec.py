@@ -1,13 +1,12 @@
-"""Micro-benchmark: envelope encode+decode per second, Avro single-object encoding against JSON (orjson).
+"""Micro-benchmark: envelope encode+decode per second, Avro single-object encoding against JSON (orjson)."""
 
-Both sides carry the same WithdrawalAlert in the same envelope and end with the same typed
-objects (Envelope metadata, WithdrawalAlertV1). The Avro side also validates the values against
-the schema on encode and resolves the writer schema by fingerprint on decode; the JSON side has
-no schema. "json (dicts)" is orjson alone, without turning text back into UUIDs and datetimes.
-Repetitions are interleaved so that drift of the machine hits every contender alike.
-
-    python -m bench.envelope_codec [--repeats 15] [--number 2000]
-"""
+# Both sides carry the same WithdrawalAlert in the same envelope and end with the same typed
+# objects (Envelope metadata, WithdrawalAlertV1). The Avro side also checks the values against
+# the schema on encode and finds the writer schema by fingerprint on decode; JSON has no schema.
+# "json (dicts)" is orjson alone, without turning text back into UUIDs and datetimes.
+# Repetitions are interleaved so that drift of the machine hits every contender alike.
+#
+#     python -m bench.envelope_codec [--repeats 15] [--number 2000]
 
 from __future__ import annotations
 

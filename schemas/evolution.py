@@ -30,6 +30,12 @@ def evolution_problems(versions: Iterable[SchemaVersion]) -> List[str]:
     problems: List[str] = []
     parsed: Dict[SchemaVersion, avro.schema.Schema] = {}
     ordered = sorted(versions, key=lambda v: (v.subject, v.version))
+    for version in ordered:
+        try:
+            _avro(version, parsed)
+        except Exception as exc:  # the avro package raises its own and plain Python errors alike
+            problems.append(f"{version.label} ({version.path}): the avro package cannot parse it ({exc})")
+    ordered = [version for version in ordered if version in parsed]
     for subject, group in groupby(ordered, key=lambda v: v.subject):
         history = list(group)
         numbers = [v.version for v in history]

@@ -162,7 +162,7 @@ def test_a_new_version_must_be_locked_and_lock_publishes_it(schemas_copy):
     before = (schemas_copy / LOCK_FILE).read_text()
     assert lock_schemas(schemas_copy, records=records) == (["events/MoneyWithdrawn/v3.avsc"], [])
     after = (schemas_copy / LOCK_FILE).read_text()
-    assert after.startswith(before.split("envelope/")[0]) and "events/MoneyWithdrawn/v3.avsc " in after
+    assert "events/MoneyWithdrawn/v3.avsc " in after
     assert set(before.splitlines()) <= set(after.splitlines())  # published lines are kept as they were
     assert check_schemas(schemas_copy, records=records) == []
 
