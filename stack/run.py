@@ -11,6 +11,7 @@ from typing import List
 from cdc.connect_client import ConnectError
 from cdc.connector_files import ConnectorFileError
 
+from .alert_printer import print_alerts_in_background
 from .layout import REPO_ROOT, StackLayout
 from .manager import down, status, up
 from .processes import StackError
@@ -46,6 +47,7 @@ def main() -> int:
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             ))
         _print_urls(layout)
+        print_alerts_in_background(layout.web_url, lambda line: print(line, flush=True))
         while not stopping:
             for child in children:
                 if child.poll() is not None:
@@ -81,8 +83,13 @@ def _print_urls(layout: StackLayout) -> None:
         "\nledgerstream is running. Open:\n"
         f"  {web}/health              worker readiness\n"
         f"  {web}/accounts/1          an account's live balance (any id the demo ledger opened)\n"
+        f"  {web}/accounts/1/turnover today's deposits and withdrawals of the account\n"
+        f"  {web}/customers/1         a customer's accounts and total balance\n"
+        f"  {web}/alerts/1            the account's fraud alerts, oldest first\n"
+        f"  {web}/live/alerts         new alerts as they happen (Server-Sent Events)\n"
         f"  {layout.connect_url}/connectors/ledger-postgres/status   the Debezium connector\n"
         "Logs: .stack/logs/ (worker-1.log, ledger.log, kafka.log, postgres.log, connect.log)\n"
+        "New alerts are printed below as the demo ledger's bursts trigger them.\n"
         "Press Ctrl-C to stop everything this started.\n",
         flush=True,
     )

@@ -55,6 +55,13 @@ class AlertFeed:
                 self._task.cancel()
                 self._task = None
 
+    def close_all(self) -> None:
+        """End every listener's stream (each gets None): the worker is shutting down."""
+        for queue in list(self._listeners):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(None)
+
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(WITHDRAWAL_ALERTS.name, bootstrap_servers=self.bootstrap_servers,
                                     group_id=None, auto_offset_reset="latest", enable_auto_commit=False)

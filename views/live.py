@@ -27,6 +27,13 @@ def _alert_feed() -> AlertFeed:
     return _feed
 
 
+@app.on_before_shutdown.connect
+async def _end_live_streams(app, **kwargs) -> None:
+    # An open stream would hold the web server's shutdown for a minute; end them first.
+    if _feed is not None:
+        _feed.close_all()
+
+
 @app.page("/live/alerts")
 async def live_alerts(view: View, request: Request):
     response = aiohttp_web.StreamResponse(headers={
@@ -36,9 +43,12 @@ async def live_alerts(view: View, request: Request):
         await response.write(b": live\n\n")  # the feed is positioned: alerts from now on arrive
         while True:
             try:
-                alert_id, data = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
+                item = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_SECONDS)
             except asyncio.TimeoutError:
                 await response.write(b": heartbeat\n\n")
                 continue
+            if item is None:
+                break
+            alert_id, data = item
             await response.write(b"id: " + alert_id.encode() + b"\nevent: alert\ndata: " + data + b"\n\n")
     return response
