@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-__all__ = ["Op", "SourcePosition", "Change", "Tombstone", "DecodeError"]
+__all__ = ["Op", "Typing", "SourcePosition", "Change", "Tombstone", "DecodeError"]
 
 
 class Op(str, enum.Enum):
@@ -15,17 +15,38 @@ class Op(str, enum.Enum):
     DELETE = "d"
     READ = "r"  # a row from a snapshot
     TRUNCATE = "t"
-    MESSAGE = "m"  # a logical decoding message
+    MESSAGE = "m"  # a logical decoding message (pg_logical_emit_message)
+    #: A flattened record (ExtractNewRecordState) that does not say which operation made it:
+    #: no `__op` field or header. `after` is the row as it now is; it was created, updated or
+    #: read by a snapshot, and the record cannot tell which. Not a Debezium code.
+    UPSERT = "upsert"
+
+
+class Typing(str, enum.Enum):
+    """Where a change's row values got their Python types from."""
+
+    #: No schema to read: values are the JSON the connector wrote (a precise decimal is base64
+    #: text, a date a day count). Only code that knows the connector's settings may read them.
+    WIRE = "wire"
+    #: The record's own Kafka Connect schema (schemas.enable=true): each value is the Python value
+    #: of its Debezium logical type (Decimal, date, datetime, UUID, bytes...); a plain Connect
+    #: `string` stays text, so decimal.handling.mode=string gives decimal text.
+    CONNECT = "connect"
+    #: Declared column types (cdc.columns.ColumnTypes) and the connector's modes: each value is
+    #: the Python value of its PostgreSQL type (numeric is always a Decimal, bytea always bytes).
+    SQL = "sql"
 
 
 @dataclass(frozen=True)
 class SourcePosition:
-    """Where in the database's history a change comes from."""
+    """Where in the database's history a change comes from; None where the record does not say."""
 
     lsn: Optional[int]
     tx_id: Optional[int]
     commit_ts_ms: Optional[int]
-    snapshot: bool
+    #: True for snapshot reads; None when the record does not say (a flattened record without
+    #: `__snapshot`).
+    snapshot: Optional[bool]
 
 
 @dataclass(frozen=True)
@@ -37,11 +58,17 @@ class Change:
     before: Optional[Mapping[str, Any]]
     after: Optional[Mapping[str, Any]]
     source: SourcePosition
+    typing: Typing = Typing.WIRE
 
 
 @dataclass(frozen=True)
 class Tombstone:
-    """A null value after a delete: tells log compaction to forget the key."""
+    """A null value after a delete: tells log compaction to forget the key.
+
+    Also what a value of JSON `null` decodes to (Kafka Connect reads it as a null value too):
+    ExtractNewRecordState with delete.tombstone.handling.mode=tombstone and schemas disabled
+    writes a delete as the four bytes `null`, which is then the only trace of the delete.
+    """
 
     key: Any
 

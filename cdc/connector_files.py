@@ -47,6 +47,14 @@ def load_connector(path: Path) -> ConnectorDefinition:
 
 def load_connectors(names: Optional[Iterable[str]] = None, folder: Path = CONNECTORS_DIR) -> List[ConnectorDefinition]:
     definitions = [load_connector(path) for path in sorted(folder.glob("*.yaml"))]
+    seen: Dict[str, Path] = {}
+    for definition in definitions:
+        if definition.name in seen:
+            raise ConnectorFileError(
+                f"{seen[definition.name].name} and {definition.path.name} both define connector {definition.name}; "
+                "keep one of them."
+            )
+        seen[definition.name] = definition.path
     if names:
         wanted = set(names)
         unknown = wanted - {d.name for d in definitions}

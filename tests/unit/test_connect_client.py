@@ -275,3 +275,106 @@ def test_wait_running_times_out_when_absent(connect):
 
     with pytest.raises(ConnectError, match=r"state absent"):
         client_of(connect).wait_running("ledger-postgres", timeout=0)
+
+
+# --------------------------------------------------------------------------- more retries and calls
+
+
+def test_409_already_exists_is_not_retried(connect):
+    connect.script((409, {"error_code": 409, "message": "Connector c already exists"}), (201, {"name": "c"}))
+
+    with pytest.raises(ConnectError, match="already exists") as excinfo:
+        client_of(connect).request("POST", "/connectors", json={"name": "c", "config": CONFIG})
+
+    assert excinfo.value.status == 409
+    assert len(connect.requests) == 1
+
+
+def test_a_retried_delete_that_finds_nothing_succeeded_the_first_time(connect):
+    connect.script((503, {"message": "starting"}), (404, {"message": "Connector c not found"}))
+
+    assert client_of(connect).delete("c") is None
+    assert [m for m, _, _ in connect.requests] == ["DELETE", "DELETE"]
+
+
+def test_a_404_naming_the_connector_says_it_is_unknown(connect):
+    connect.script((404, {"error_code": 404, "message": "Connector nope not found"}))
+
+    with pytest.raises(ConnectError, match=r"has no connector nope; see `python -m cdc list`") as excinfo:
+        client_of(connect).pause("nope")
+
+    assert excinfo.value.status == 404
+    assert connect.requests == [("PUT", "/connectors/nope/pause", None)]
+
+
+def test_restart_asks_for_the_tasks_too_and_only_failed_ones_when_told(connect):
+    connect.script((202, status_body("RESTARTING")), (204, None))
+    client = client_of(connect)
+
+    client.restart("c", failed_only=True)
+    client.restart("c")
+
+    assert [path for _, path, _ in connect.requests] == [
+        "/connectors/c/restart?includeTasks=true&onlyFailed=true",
+        "/connectors/c/restart?includeTasks=true&onlyFailed=false",
+    ]
+
+
+def test_restart_is_not_retried_on_5xx(connect):
+    connect.script((500, {"message": "Request timed out"}))
+
+    with pytest.raises(ConnectError):
+        client_of(connect).restart("c")
+    assert len(connect.requests) == 1
+
+
+def test_offsets_and_their_reset(connect):
+    offsets = [{"partition": {"server": "ledger"}, "offset": {"lsn": 1}}]
+    connect.script((200, {"offsets": offsets}), (200, {"message": "The offsets for this connector have been reset"}))
+    client = client_of(connect)
+
+    assert client.offsets("c") == offsets
+    assert client.reset_offsets("c") == "The offsets for this connector have been reset"
+    assert [(m, p) for m, p, _ in connect.requests] == [
+        ("GET", "/connectors/c/offsets"), ("DELETE", "/connectors/c/offsets")]
+
+
+def test_validate_puts_the_config_to_the_plugin(connect):
+    connect.script((200, {"name": "x", "error_count": 0, "groups": [], "configs": []}))
+
+    client_of(connect).validate("io.debezium.connector.postgresql.PostgresConnector", CONFIG)
+
+    assert connect.requests == [
+        ("PUT", "/connector-plugins/io.debezium.connector.postgresql.PostgresConnector/config/validate", CONFIG)]
+
+
+def test_a_body_that_is_not_json_is_one_sentence(connect):
+    connect.script((200, b"<html>not connect</html>"))
+
+    with pytest.raises(ConnectError, match="not JSON; check that CONNECT_URL"):
+        client_of(connect).connectors()
+
+
+def test_wait_running_raises_at_once_for_a_held_state(connect):
+    connect.script((200, status_body("PAUSED", "PAUSED")))
+
+    with pytest.raises(ConnectError, match=r"ledger-postgres is PAUSED; resume it with `python -m cdc resume"):
+        client_of(connect).wait_running("ledger-postgres", timeout=30, held=("PAUSED", "STOPPED"))
+    assert len(connect.requests) == 1
+
+
+def test_wait_running_with_settle_needs_running_to_hold(connect):
+    # RUNNING (old tasks), then the restart with the new config, then RUNNING for good.
+    connect.script((200, status_body("RUNNING", "RUNNING")), (200, status_body("RUNNING", "UNASSIGNED")),
+                   *[(200, status_body("RUNNING", "RUNNING"))] * 10)
+
+    client_of(connect).wait_running("ledger-postgres", timeout=30, settle=0.6)
+
+    assert len(connect.requests) >= 4  # the dip reset the clock: two more polls after it, at least
+
+
+def test_wait_state_stopped_means_no_tasks(connect):
+    connect.script((200, status_body("STOPPED", "RUNNING")), (200, status_body("STOPPED")))
+
+    assert client_of(connect).wait_state("ledger-postgres", "STOPPED", timeout=30)["tasks"] == []
+    assert len(connect.requests) == 2

@@ -126,3 +126,74 @@ def test_load_connectors_from_a_folder(tmp_path: Path):
 
     assert [d.name for d in load_connectors(folder=tmp_path)] == ["a", "b"]
     assert [d.name for d in load_connectors(["b"], folder=tmp_path)] == ["b"]
+
+
+# --------------------------------------------------------------------------- every connector file
+
+
+ALL_CONNECTORS = load_connectors()
+OUTBOX_FILE = CONNECTORS_DIR / "ledger-outbox.yaml"
+
+
+def test_each_file_is_named_as_its_connector():
+    assert {d.path.stem for d in ALL_CONNECTORS} == {d.name for d in ALL_CONNECTORS}
+    assert {"ledger-postgres", "ledger-outbox"} <= {d.name for d in ALL_CONNECTORS}
+
+
+def test_each_connector_has_its_own_slot_publication_and_topic_prefix():
+    for key in ("slot.name", "publication.name", "topic.prefix"):
+        values = [d.config[key] for d in ALL_CONNECTORS]
+        assert len(set(values)) == len(values), f"two connectors share a {key}: {values}"
+
+
+@pytest.mark.parametrize("definition", ALL_CONNECTORS, ids=lambda d: d.name)
+def test_every_connector_creates_topics_with_the_pipeline_partition_count(definition):
+    assert int(definition.config["topic.creation.default.partitions"]) == topics.PARTITIONS
+    assert definition.config["topic.creation.default.replication.factor"] == "1"
+
+
+@pytest.mark.parametrize("definition", ALL_CONNECTORS, ids=lambda d: d.name)
+def test_secrets_are_references_never_literal_values(definition):
+    from cdc.secrets import secret_values
+
+    assert secret_values(definition.config) == []
+
+
+def test_every_env_reference_is_set_on_the_local_stacks_connect():
+    from cdc.secrets import references
+    from stack.connect import database_env
+
+    referenced = {ref.name for d in ALL_CONNECTORS for ref in references(d.config) if ref.provider == "env"}
+
+    assert referenced
+    assert referenced <= set(database_env("postgresql://u@h:1/db"))
+
+
+def test_the_outbox_connector_routes_only_the_outbox_by_aggregate_type():
+    config = load_connector(OUTBOX_FILE).config
+
+    assert config["table.include.list"] == "public.outbox"
+    assert config["transforms"] == "outbox"
+    assert config["transforms.outbox.type"] == "io.debezium.transforms.outbox.EventRouter"
+    assert config["transforms.outbox.route.by.field"] == "aggregatetype"
+    assert config["transforms.outbox.route.topic.replacement"] == "outbox.event.${routedByValue}"
+    assert config["transforms.outbox.table.field.event.key"] == "aggregateid"
+    assert config["transforms.outbox.table.fields.additional.placement"] == "type:header:eventType"
+    # The payload reaches consumers as the jsonb's own text: no schema inferred per record.
+    assert config.get("transforms.outbox.table.expand.json.payload", "false") == "false"
+    assert config["value.converter"] == "org.apache.kafka.connect.storage.StringConverter"
+    assert config["key.converter"] == "org.apache.kafka.connect.storage.StringConverter"
+
+
+def test_the_outbox_topics_do_not_collide_with_the_change_topics():
+    prefix = load_connector(OUTBOX_FILE).config["transforms.outbox.route.topic.replacement"].split("$")[0]
+
+    assert not any(spec.name.startswith(prefix) for spec in topics.CDC_TOPICS)
+
+
+def test_two_files_defining_one_connector_are_refused(tmp_path: Path):
+    (tmp_path / "a.yaml").write_text("name: same\nconfig:\n  k: v\n")
+    (tmp_path / "b.yaml").write_text("name: same\nconfig:\n  k: w\n")
+
+    with pytest.raises(ConnectorFileError, match="a.yaml and b.yaml both define connector same"):
+        load_connectors(folder=tmp_path)
