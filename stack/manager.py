@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
@@ -83,16 +84,34 @@ def _forget_old_broker(layout: StackLayout, say: Say) -> None:
     if layout.workers_dir.exists():
         shutil.rmtree(layout.workers_dir)
         say("workers: local table state cleared (the new broker has no changelogs for it)")
+    if layout.external_connect:
+        say("postgres: replication slots kept (Kafka Connect is yours; reset them if its topics are gone)")
+        return
     # Debezium's slot remembers how far the old topics got; without it, the connector
     # snapshots the ledger again into the new topics.
     slots = {d.config.get("slot.name") for d in load_connectors()} - {None}
     with psycopg.connect(layout.database_url, autocommit=True) as conn:
         for slot in sorted(slots):
-            dropped = conn.execute(
-                "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                "WHERE slot_name = %s AND NOT active", (slot,)).fetchall()
-            if dropped:
+            if _drop_slot(conn, slot):
                 say(f"postgres: replication slot {slot} reset")
+
+
+def _drop_slot(conn, slot: str, *, timeout: float = 15.0) -> bool:
+    """Drop a replication slot once its reader is gone; end a reader that lingers past `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        row = conn.execute("SELECT active, active_pid FROM pg_replication_slots WHERE slot_name = %s",
+                           (slot,)).fetchone()
+        if row is None:
+            return False
+        active, pid = row
+        if not active:
+            conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
+            return True
+        if time.monotonic() >= deadline:
+            # The Connect worker that read it is stopped; what still holds the slot is a leftover.
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.2)
 
 
 def _check_ports(layout: StackLayout) -> None:
