@@ -51,6 +51,13 @@ class SourcePosition:
 
 @dataclass(frozen=True)
 class Change:
+    """One change of one row (or a truncate, or a logical decoding message).
+
+    `before`/`after` are the row images: `after` for c, r, u and UPSERT, `before` for d (None only
+    for a delete that ExtractNewRecordState reduced to a tombstone with headers); a message's
+    `after` is {"prefix", "content"}. A flattened record never has a `before` for updates.
+    """
+
     op: Op
     schema: Optional[str]
     table: Optional[str]

@@ -180,8 +180,9 @@ def _describe(schema: Mapping[str, Any]) -> str:
 class ColumnTypes:
     """Per table ("schema.table"), each column's PostgreSQL type; and the connector's modes.
 
-    >>> ColumnTypes({"public.accounts": {"id": "bigint", "balance": "numeric(18,2)"}},
-    ...             ConnectorModes(decimal_handling_mode="string"))
+    For example `ColumnTypes({"public.accounts": {"id": "bigint", "balance": "numeric(18,2)"}},
+    ConnectorModes(decimal_handling_mode="string"))`, or `ColumnTypes.for_connector(config, tables)`
+    with the connector's own config. Types are checked when it is built, not on the first record.
     """
 
     tables: Mapping[str, Mapping[str, str]]
@@ -200,12 +201,16 @@ class ColumnTypes:
         """The columns of a table, or DecodeError: a table without declared types is not guessed at.
 
         Without a schema name (a flattened record with `__table` but no `__schema`), the table name
-        must match exactly one declared table.
+        must match exactly one declared table. A record that names no table at all (flattened,
+        without `__table`) can only use a ColumnTypes that declares one table: one per topic.
         """
         parsed: Dict[str, Dict[str, ColumnType]] = self._parsed  # type: ignore[attr-defined]
         if table is None:
+            if len(parsed) == 1:
+                return next(iter(parsed.values()))
             raise DecodeError("the record does not name its table, so its declared column types cannot be "
-                              "chosen; add `table` and `schema` to the transform's add.fields")
+                              "chosen; add `table` and `schema` to the transform's add.fields, or declare "
+                              "only this topic's table")
         if schema is None:
             matches = [name for name in parsed if name.rsplit(".", 1)[-1] == table]
             if len(matches) != 1:

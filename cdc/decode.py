@@ -4,8 +4,9 @@
 
 One pure function for every shape the ledger's connectors can write: the Debezium envelope (ops c, u,
 d, r, t and m), a row flattened by ExtractNewRecordState (see cdc.flattened), a null or JSON-null
-value (a Tombstone). What it cannot decode exactly raises DecodeError with the reason; the caller
-dead-letters the record. It never guesses, so how far values are typed depends on what it is told:
+value (a Tombstone; or a delete without a row image when an `__op` header says so). What it cannot
+decode exactly raises DecodeError with the reason; the caller dead-letters the record. It never
+guesses, so how far values are typed depends on what it is told:
 
 - the record has a schema (schemas.enable=true): values are typed by it (`Typing.CONNECT`);
 - `columns` declares the table's PostgreSQL types and the connector's modes: values are typed as
@@ -34,7 +35,6 @@ __all__ = ["decode_change", "decode_key", "Headers"]
 Headers = Union[Iterable[Tuple[str, Optional[bytes]]], Mapping[str, Optional[bytes]], None]
 
 _OPS = {op.value: op for op in Op if op is not Op.UPSERT}
-_ROW_OPS = (Op.CREATE, Op.UPDATE, Op.DELETE, Op.READ)
 _SNAPSHOT_FALSE = {None, False, "false"}
 
 
@@ -47,21 +47,18 @@ def decode_change(key: Optional[bytes], value: Optional[bytes], headers: Headers
     `flattened` forces the record's shape (True: an ExtractNewRecordState row, False: an
     envelope) for the rare table whose schemaless rows look like envelopes; None tells by itself.
     """
-    if value is None:
-        return Tombstone(decode_key(key))
-    payload, schema = _payload_and_schema(_parse_json(value, "value"))
-    if payload is None:  # JSON null: Kafka Connect reads it as a null value too
+    payload, schema = (None, None) if value is None else _payload_and_schema(_parse_json(value, "value"))
+    if payload is None:  # a null value; JSON null too, which Kafka Connect reads as a null value
+        header_map = _header_map(headers)
+        if "__op" in header_map:
+            return _flattened_delete(key, header_map, columns)
         return Tombstone(decode_key(key))
     if not isinstance(payload, dict):
         raise DecodeError(f"value is a JSON {type(payload).__name__}, not a Debezium envelope object")
     envelope = is_envelope(payload, schema) if flattened is None else not flattened
     if envelope:
-        change = _from_envelope(payload, schema, columns)
-    else:
-        change = _from_flattened(payload, schema, _header_map(headers), columns)
-    change_key = decode_key(key, columns=columns, schema=change.schema, table=change.table,
-                            message=change.op is Op.MESSAGE)
-    return _replace_key(change, change_key)
+        return _from_envelope(key, payload, schema, columns)
+    return _from_flattened(key, payload, schema, _header_map(headers), columns)
 
 
 def decode_key(key: Optional[bytes], *, columns: Optional[ColumnTypes] = None, schema: Optional[str] = None,
@@ -70,7 +67,7 @@ def decode_key(key: Optional[bytes], *, columns: Optional[ColumnTypes] = None, s
     if key is None:
         return None
     payload, key_schema = _payload_and_schema(_parse_json(key, "key"))
-    if columns is not None and table is not None and not message and isinstance(payload, dict):
+    if columns is not None and not message and isinstance(payload, dict):
         return columns.convert_row(payload, columns.table(schema, table), key_schema, "key")
     return convert_value(payload, key_schema, "key")
 
@@ -78,7 +75,7 @@ def decode_key(key: Optional[bytes], *, columns: Optional[ColumnTypes] = None, s
 # --------------------------------------------------------------------------- envelopes
 
 
-def _from_envelope(payload: Mapping[str, Any], schema: Optional[Mapping[str, Any]],
+def _from_envelope(key: Optional[bytes], payload: Mapping[str, Any], schema: Optional[Mapping[str, Any]],
                    columns: Optional[ColumnTypes]) -> Change:
     raw_op = payload.get("op")
     if raw_op is None:
@@ -96,7 +93,8 @@ def _from_envelope(payload: Mapping[str, Any], schema: Optional[Mapping[str, Any
         before, after = None, _message(payload, fields, columns)
     else:
         before, after = _images(payload, fields, op, columns, schema_name, table_name)
-    return Change(op=op, schema=schema_name, table=table_name, key=None, before=before, after=after,
+    change_key = decode_key(key, columns=columns, schema=schema_name, table=table_name, message=op is Op.MESSAGE)
+    return Change(op=op, schema=schema_name, table=table_name, key=change_key, before=before, after=after,
                   source=_position(source), typing=typing)
 
 
@@ -151,7 +149,7 @@ def _position(source: Mapping[str, Any]) -> SourcePosition:
 # --------------------------------------------------------------------------- flattened rows
 
 
-def _from_flattened(payload: Mapping[str, Any], schema: Optional[Mapping[str, Any]],
+def _from_flattened(key: Optional[bytes], payload: Mapping[str, Any], schema: Optional[Mapping[str, Any]],
                     headers: Mapping[str, Optional[bytes]], columns: Optional[ColumnTypes]) -> Change:
     row, meta = split_metadata(payload, headers)
     if columns is not None:
@@ -163,16 +161,27 @@ def _from_flattened(payload: Mapping[str, Any], schema: Optional[Mapping[str, An
     else:
         typing = Typing.WIRE
     before, after = (row, None) if meta.op is Op.DELETE else (None, row)
-    return Change(op=meta.op, schema=meta.schema, table=meta.table, key=None, before=before, after=after,
+    return Change(op=meta.op, schema=meta.schema, table=meta.table,
+                  key=decode_key(key, columns=columns, schema=meta.schema, table=meta.table),
+                  before=before, after=after,
                   source=SourcePosition(meta.lsn, meta.tx_id, meta.commit_ts_ms, meta.snapshot), typing=typing)
 
 
+def _flattened_delete(key: Optional[bytes], headers: Mapping[str, Optional[bytes]],
+                      columns: Optional[ColumnTypes]) -> Change:
+    """A null value with an `__op` header: ExtractNewRecordState in tombstone mode (add.headers)
+    turned a delete into this tombstone, the only record of the delete. A delete with no row image."""
+    _, meta = split_metadata({}, headers)
+    if meta.op is not Op.DELETE:
+        raise DecodeError(f"a null value whose header says __op={meta.op.value!r}, not a delete")
+    return Change(op=Op.DELETE, schema=meta.schema, table=meta.table,
+                  key=decode_key(key, columns=columns, schema=meta.schema, table=meta.table),
+                  before=None, after=None,
+                  source=SourcePosition(meta.lsn, meta.tx_id, meta.commit_ts_ms, meta.snapshot),
+                  typing=Typing.SQL if columns is not None else Typing.WIRE)
+
+
 # --------------------------------------------------------------------------- helpers
-
-
-def _replace_key(change: Change, key: Any) -> Change:
-    return Change(op=change.op, schema=change.schema, table=change.table, key=key, before=change.before,
-                  after=change.after, source=change.source, typing=change.typing)
 
 
 def _parse_json(raw: bytes, what: str) -> Any:

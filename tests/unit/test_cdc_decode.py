@@ -1,4 +1,7 @@
-"""Unit tests of cdc.decode: Debezium records (schemaless and schema-enabled) into typed changes."""
+"""Unit tests of cdc.decode: hand-written Debezium records (envelopes, flattened rows, declared types).
+
+Records that real Debezium wrote are decoded in test_cdc_fixtures.py; generated ones in test_cdc_properties.py.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cdc.changes import Change, DecodeError, Op, SourcePosition, Tombstone
+from cdc.changes import Change, DecodeError, Op, SourcePosition, Tombstone, Typing
+from cdc.columns import ColumnTypes, ConnectorModes, parse_column_type
+from cdc.connector_files import CONNECTORS_DIR, load_connector
 from cdc.decode import decode_change
 
 # One real record from the local Debezium 3.0.7 (JsonConverter, schemas disabled,
@@ -465,3 +470,294 @@ def test_schema_enabled_primitive_key_with_a_logical_type_is_converted():
     ).encode()
 
     assert decode_change(key, None) == Tombstone(uuid.UUID(ref))
+
+
+# --------------------------------------------------------------------------- null values
+
+
+def test_json_null_value_is_a_tombstone():
+    # ExtractNewRecordState in tombstone mode, schemas disabled: the delete is the four bytes `null`.
+    assert decode_change(b'{"id":2}', b"null") == Tombstone({"id": 2})
+    assert decode_change(b"2", b'{"schema":{"type":"struct","fields":[]},"payload":null}') == Tombstone(2)
+
+
+def test_null_value_with_an_op_header_is_the_delete_itself():
+    headers = [("__op", b"d"), ("__schema", b"public"), ("__table", b"accounts"), ("__lsn", b"27383344"),
+               ("__txId", b"847"), ("__source_ts_ms", b"1795311227612"), ("__snapshot", None)]
+
+    change = decode_change(b'{"id":2}', b"null", headers)
+
+    assert change == Change(op=Op.DELETE, schema="public", table="accounts", key={"id": 2}, before=None,
+                            after=None, source=SourcePosition(27383344, 847, 1795311227612, False))
+
+
+def test_null_value_with_another_op_header_is_an_error():
+    with pytest.raises(DecodeError, match="not a delete"):
+        decode_change(b"2", None, [("__op", b"c")])
+
+
+# --------------------------------------------------------------------------- flattened rows
+
+FLAT = {"id": 1, "customer_id": 1, "currency": "EUR", "balance": "100.50", "status": "open"}
+
+
+def flat(**fields) -> bytes:
+    return json.dumps({**FLAT, **fields}).encode()
+
+
+def test_flattened_row_without_op_is_an_upsert_and_says_nothing_more():
+    change = decode_change(b"1", flat())
+
+    assert change == Change(op=Op.UPSERT, schema=None, table=None, key=1, before=None, after=FLAT,
+                            source=SourcePosition(None, None, None, None))
+
+
+def test_flattened_rewritten_delete_carries_the_deleted_row():
+    change = decode_change(b"1", flat(__deleted="true"))
+
+    assert change.op is Op.DELETE
+    assert change.before == FLAT and change.after is None
+
+
+def test_flattened_fields_name_op_table_and_position():
+    change = decode_change(b"1", flat(__op="r", __schema="public", __table="accounts", __lsn=26501168, __txId=730,
+                                      __source_ts_ms=1795309578491, __snapshot="first", __deleted="false"))
+
+    assert change.op is Op.READ
+    assert (change.schema, change.table) == ("public", "accounts")
+    assert change.source == SourcePosition(26501168, 730, 1795309578491, True)
+    assert change.after == FLAT  # the transform's fields are not columns
+
+
+@pytest.mark.parametrize("headers", [
+    [("__op", b"u"), ("__table", b"accounts"), ("__lsn", b"26501168")],
+    {"__op": b"u", "__table": b"accounts", "__lsn": b"26501168"},
+    [("__op", b'"u"'), ("__table", b'"accounts"'), ("__lsn", b"26501168")],  # JsonConverter headers
+])
+def test_flattened_headers_name_op_and_position(headers):
+    change = decode_change(b"1", flat(), headers)
+
+    assert change.op is Op.UPDATE
+    assert change.table == "accounts" and change.source.lsn == 26501168
+    assert change.before is None and change.after == FLAT
+    assert change.source.snapshot is None  # no __snapshot: not known
+
+
+def test_flattened_delete_flag_and_op_must_agree():
+    with pytest.raises(DecodeError, match="__deleted"):
+        decode_change(b"1", flat(__deleted="true", __op="c"))
+
+
+@pytest.mark.parametrize("fields, match", [({"__op": "t"}, "unknown operation"), ({"__deleted": "yes"}, "__deleted"),
+                                           ({"__lsn": "26501168"}, "__lsn")])
+def test_bad_flattened_metadata_is_an_error(fields, match):
+    with pytest.raises(DecodeError, match=match):
+        decode_change(b"1", flat(**fields))
+
+
+def test_bad_lsn_header_is_an_error():
+    with pytest.raises(DecodeError, match="__lsn"):
+        decode_change(b"1", flat(), [("__lsn", b"soon")])
+
+
+def test_shape_can_be_forced_for_a_table_that_looks_like_an_envelope():
+    row = {"op": "c", "source": {"x": 1}}  # a table whose columns are named like envelope fields
+
+    with pytest.raises(DecodeError):
+        decode_change(b"1", json.dumps(row).encode())
+    assert decode_change(b"1", json.dumps(row).encode(), flattened=True).after == row
+
+
+def test_flattened_row_with_schema_is_typed_by_it():
+    value = {"schema": {"type": "struct", "name": "ledger.public.accounts.Value", "optional": False, "fields": [
+        {"type": "int64", "optional": False, "field": "id"}, decimal_field("balance", 2),
+        {"type": "string", "optional": True, "field": "__op"}]},
+        "payload": {"id": 1, "balance": "J0I=", "__op": "c"}}
+
+    change = decode_change(b"1", json.dumps(value).encode())
+
+    assert change.op is Op.CREATE and change.typing is Typing.CONNECT
+    assert change.after == {"id": 1, "balance": Decimal("100.50")}
+
+
+# --------------------------------------------------------------------------- declared column types
+
+ACCOUNTS = {"id": "bigint", "customer_id": "bigint", "currency": "char(3)", "balance": "numeric(18,2)",
+            "status": "text", "opened_at": "timestamp with time zone", "updated_at": "timestamptz"}
+
+
+def ledger_columns() -> ColumnTypes:
+    config = load_connector(CONNECTORS_DIR / "ledger-postgres.yaml").config
+    return ColumnTypes.for_connector(config, {"public.accounts": ACCOUNTS})
+
+
+def test_the_ledger_connector_record_by_declared_types():
+    change = decode_change(REAL_KEY, REAL_VALUE, columns=ledger_columns())
+
+    assert change.typing is Typing.SQL
+    assert change.after["balance"] == Decimal("100.50") and str(change.after["balance"]) == "100.50"
+    assert change.after["opened_at"] == datetime(2026, 11, 22, 1, 6, 18, 490429, tzinfo=timezone.utc)
+
+
+def test_a_table_without_declared_types_is_an_error():
+    columns = ColumnTypes({"public.customers": {"id": "bigint"}})
+
+    with pytest.raises(DecodeError, match="public.accounts"):
+        decode_change(REAL_KEY, REAL_VALUE, columns=columns)
+
+
+def test_a_column_without_a_declared_type_is_an_error():
+    columns = ColumnTypes({"public.accounts": {k: v for k, v in ACCOUNTS.items() if k != "status"}},
+                          ConnectorModes(decimal_handling_mode="string"))
+
+    with pytest.raises(DecodeError, match="status"):
+        decode_change(REAL_KEY, REAL_VALUE, columns=columns)
+
+
+def test_schemaless_precise_decimal_is_read_with_the_declared_scale():
+    value = envelope("c", after={**ROW, "balance": "J0I="})
+
+    change = decode_change(REAL_KEY, value, columns=ColumnTypes({"public.accounts": ACCOUNTS}))
+
+    assert change.after["balance"] == Decimal("100.50")
+
+
+def test_precise_decimal_declared_as_string_mode_is_an_error_not_a_number():
+    value = envelope("c", after={**ROW, "balance": "J0I="})
+
+    with pytest.raises(DecodeError, match="balance"):
+        decode_change(REAL_KEY, value, columns=ledger_columns())
+
+
+def test_double_mode_decimal_is_not_exact():
+    value = envelope("c", after={**ROW, "balance": 100.5})
+    columns = ColumnTypes({"public.accounts": ACCOUNTS}, ConnectorModes(decimal_handling_mode="double"))
+
+    with pytest.raises(DecodeError, match="binary float"):
+        decode_change(REAL_KEY, value, columns=columns)
+
+
+@pytest.mark.parametrize("text, expected", [("NAN", Decimal("NaN")), ("POSITIVE_INFINITY", Decimal("Infinity")),
+                                            ("NEGATIVE_INFINITY", Decimal("-Infinity")), ("-0.00", Decimal("-0.00"))])
+def test_string_mode_words_for_what_bigdecimal_cannot_hold(text, expected):
+    change = decode_change(REAL_KEY, envelope("c", after={**ROW, "balance": text}), columns=ledger_columns())
+
+    assert str(change.after["balance"]) == str(expected)
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "1,5", ""])
+def test_string_mode_text_that_debezium_never_writes_is_an_error(text):
+    with pytest.raises(DecodeError, match="balance"):
+        decode_change(REAL_KEY, envelope("c", after={**ROW, "balance": text}), columns=ledger_columns())
+
+
+@pytest.mark.parametrize("mode, text", [("hex", "0001ff"), ("base64", "AAH/"), ("base64-url-safe", "AAH_"),
+                                        ("bytes", "AAH/")])
+def test_bytea_under_every_binary_mode(mode, text):
+    columns = ColumnTypes({"public.accounts": {**ACCOUNTS, "blob": "bytea"}},
+                          ConnectorModes(decimal_handling_mode="string", binary_handling_mode=mode))
+
+    change = decode_change(REAL_KEY, envelope("c", after={**ROW, "blob": text}), columns=columns)
+
+    assert change.after["blob"] == b"\x00\x01\xff"
+
+
+def test_message_content_by_binary_mode():
+    document = {"op": "m", "source": {"ts_ms": 1, "snapshot": "false", "schema": "", "table": "", "txId": 7,
+                                      "lsn": 9}, "message": {"prefix": "ledgerstream", "content": "68656c6c6f"}}
+    columns = ColumnTypes({}, ConnectorModes(binary_handling_mode="hex"))
+
+    change = decode_change(b'{"prefix":"ledgerstream"}', json.dumps(document).encode(), columns=columns)
+
+    assert change.after == {"prefix": "ledgerstream", "content": b"hello"}
+    assert change.key == {"prefix": "ledgerstream"}
+
+
+def test_flattened_row_without_table_uses_the_one_declared_table():
+    columns = ColumnTypes({"public.accounts": ACCOUNTS}, ConnectorModes(decimal_handling_mode="string"))
+    row = {**ROW}
+
+    change = decode_change(b"1", json.dumps(row).encode(), columns=columns)
+
+    assert change.op is Op.UPSERT and change.after["balance"] == Decimal("100.50")
+    two = ColumnTypes({"public.accounts": ACCOUNTS, "public.customers": {"id": "bigint"}})
+    with pytest.raises(DecodeError, match="does not name its table"):
+        decode_change(b"1", json.dumps(row).encode(), columns=two)
+
+
+@pytest.mark.parametrize("text, kind, precision, scale", [
+    ("numeric(18,2)", "numeric", 18, 2), ("NUMERIC", "numeric", None, None), ("decimal(10)", "numeric", 10, 0),
+    ("timestamp(3) with time zone", "timestamptz", 3, None), ("time without time zone", "time", None, None),
+    ("character varying(20)", "text", None, None), ("double precision", "float8", None, None),
+    ("int", "int4", None, None),
+])
+def test_column_types_are_read_as_postgresql_writes_them(text, kind, precision, scale):
+    parsed = parse_column_type(text)
+
+    assert (parsed.kind, parsed.precision, parsed.scale) == (kind, precision, scale)
+
+
+@pytest.mark.parametrize("text", ["money", "interval", "numeric(", "int[]", "point"])
+def test_unsupported_column_types_are_refused_up_front(text):
+    with pytest.raises(ValueError, match="column type"):
+        parse_column_type(text)
+
+
+def test_unknown_connector_modes_are_refused_up_front():
+    with pytest.raises(ValueError, match="decimal.handling.mode"):
+        ConnectorModes(decimal_handling_mode="exact")
+
+
+# --------------------------------------------------------------------------- values at their edges
+
+
+def test_non_finite_doubles_arrive_as_words():
+    field = {"type": "double", "optional": True, "field": "score"}
+
+    assert str(decode_one(field, "NaN")) == "nan"
+    assert decode_one(field, "-Infinity") == float("-inf")
+    with pytest.raises(DecodeError, match="score"):
+        decode_one(field, "nan")
+
+
+@pytest.mark.parametrize("text", ["infinity", "-infinity"])
+def test_infinite_zoned_timestamps_are_an_error(text):
+    field = {"type": "string", "optional": True, "name": "io.debezium.time.ZonedTimestamp", "field": "at"}
+
+    with pytest.raises(DecodeError, match="infinity"):
+        decode_one(field, text)
+
+
+def test_infinite_date_is_an_error():
+    field = {"type": "int32", "optional": True, "name": "io.debezium.time.Date", "field": "born"}
+
+    with pytest.raises(DecodeError, match="born.*infinity"):
+        decode_one(field, -2147472692)  # what Debezium 3.0.7 wrote for date 'infinity'
+
+
+def test_midnight_at_the_end_of_the_day_is_an_error():
+    field = {"type": "int64", "optional": True, "name": "io.debezium.time.MicroTime", "field": "opens"}
+
+    with pytest.raises(DecodeError, match="time of day"):
+        decode_one(field, 86_400_000_000)  # PostgreSQL's time '24:00:00'
+
+
+def test_json_numbers_stay_exact():
+    field = {"type": "string", "optional": True, "name": "io.debezium.data.Json", "field": "meta"}
+
+    assert decode_one(field, '{"amount": 2.50, "n": 12345678901234567890123}') == {
+        "amount": Decimal("2.50"), "n": 12345678901234567890123}
+
+
+def test_a_field_the_schema_does_not_name_is_an_error():
+    with pytest.raises(DecodeError, match="surprise"):
+        decode_change(None, schema_envelope([{"type": "int64", "optional": False, "field": "id"}],
+                                            {"id": 1, "surprise": 2}))
+
+
+def test_big_integer_is_never_read_as_a_float():
+    field = {"type": "int64", "optional": True, "field": "big"}
+    value = schema_envelope([field], {"big": 1}).replace(b'"big": 1}', b'"big": 18446744073709551616}')
+
+    with pytest.raises(DecodeError, match="big"):
+        decode_change(None, value)
