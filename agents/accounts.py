@@ -7,7 +7,7 @@ from decimal import Decimal
 from app import app
 from cdc.changes import DecodeError, Tombstone
 from cdc.decode import decode_change
-from projections.accounts import account_key, account_view
+from projections.accounts import account_key, account_view, already_applied
 from projections.customers import account_update
 from settings import load_settings
 from tables.balances import balance_by_account
@@ -42,6 +42,8 @@ async def project_account_balances(stream):
             await dead_letter(event, exc, agent="project_account_balances")
             continue
         previous = balance_by_account.get(key)
+        if already_applied(change, previous):
+            continue
         if row is not None:
             balance_by_account[key] = row
         elif key in balance_by_account:

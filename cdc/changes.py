@@ -47,6 +47,15 @@ class SourcePosition:
     #: True for snapshot reads; None when the record does not say (a flattened record without
     #: `__snapshot`).
     snapshot: Optional[bool]
+    #: The LSN of the last transaction committed before this change (the first half of Debezium's
+    #: `source.sequence`); None for snapshot reads and where the record does not say.
+    commit_lsn: Optional[int] = None
+
+    def order(self) -> Optional[tuple]:
+        """(commit LSN, LSN): increasing in the order Debezium emits streamed changes; None when unknown."""
+        if self.commit_lsn is None or self.lsn is None:
+            return None
+        return (self.commit_lsn, self.lsn)
 
 
 @dataclass(frozen=True)

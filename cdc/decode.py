@@ -143,7 +143,19 @@ def _position(source: Mapping[str, Any]) -> SourcePosition:
         tx_id=_int_or_none(source.get("txId"), "source.txId"),
         commit_ts_ms=_int_or_none(source.get("ts_ms"), "source.ts_ms"),
         snapshot=source.get("snapshot") not in _SNAPSHOT_FALSE,
+        commit_lsn=_commit_lsn(source.get("sequence")),
     )
+
+
+def _commit_lsn(sequence: Any) -> Optional[int]:
+    """The first half of Postgres' `source.sequence`, '["<last commit lsn>","<lsn>"]', or None."""
+    if sequence is None:
+        return None
+    try:
+        parts = orjson.loads(sequence) if isinstance(sequence, str) else sequence
+        return int(parts[0]) if parts and parts[0] is not None else None
+    except (orjson.JSONDecodeError, TypeError, ValueError, IndexError, KeyError):
+        raise DecodeError(f"`source.sequence` is {sequence!r}, not [commit LSN, LSN]") from None
 
 
 # --------------------------------------------------------------------------- flattened rows

@@ -8,7 +8,7 @@ from cdc.changes import Change, DecodeError, Op
 
 from .fields import exact_decimal, integer, text, timestamp_text
 
-__all__ = ["account_key", "account_view", "AccountView"]
+__all__ = ["account_key", "account_view", "already_applied", "AccountView"]
 
 AccountView = Dict[str, Any]
 
@@ -39,4 +39,18 @@ def account_view(change: Change) -> Optional[AccountView]:
         "status": text(row, "accounts", "status"),
         "updated_at": timestamp_text(row, "accounts", "updated_at"),
         "source_lsn": change.source.lsn,
+        # Where in the database's history this row comes from, to recognise redeliveries.
+        "source_position": list(change.source.order()) if change.source.order() else None,
     }
+
+
+def already_applied(change: Change, stored: Optional[AccountView]) -> bool:
+    """True for a streamed change at or before the position `stored` was built from.
+
+    Debezium re-sends changes after a connector restart (from its last flushed offset), behind
+    newer ones already applied; applying them again would turn a balance back for a while.
+    Snapshot reads carry no commit position and are always applied: they are the row as it is.
+    """
+    order = change.source.order()
+    position = (stored or {}).get("source_position")
+    return order is not None and position is not None and order <= tuple(position)

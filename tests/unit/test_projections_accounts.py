@@ -28,6 +28,7 @@ VIEW = {
     "status": "open",
     "updated_at": "2026-11-22T01:06:18.490429Z",
     "source_lsn": 26501168,
+    "source_position": None,  # these changes carry no commit position
 }
 
 
@@ -71,7 +72,7 @@ def test_real_debezium_record_end_to_end():
     decoded = decode_change(b"1", value)
 
     assert account_key(decoded.key) == 1
-    assert account_view(decoded) == {**VIEW, "customer_id": 1}
+    assert account_view(decoded) == {**VIEW, "customer_id": 1, "source_position": [26501040, 26501168]}
 
 
 @pytest.mark.parametrize("balance", ["100.50", "0.00", "-3.10", "9999999999999999.99", "-9999999999999999.99"])
@@ -123,3 +124,34 @@ def test_account_key_of_an_int():
 def test_account_key_rejects_non_int_and_bool(bad):
     with pytest.raises(DecodeError, match="not an integer"):
         account_key(bad)
+
+
+# --- redeliveries ------------------------------------------------------------------------
+
+from cdc.changes import Change as _Change, Op as _Op, SourcePosition as _Position  # noqa: E402
+from projections.accounts import already_applied  # noqa: E402
+
+
+def _account_change(commit_lsn, lsn, balance="10.00", op=_Op.UPDATE, snapshot=False):
+    row = {"id": 5, "customer_id": 2, "currency": "EUR", "balance": balance, "status": "open",
+           "updated_at": "2026-11-22T01:06:18.490429Z"}
+    return _Change(op=op, schema="public", table="accounts", key=5, before=None, after=row,
+                   source=_Position(lsn=lsn, tx_id=1, commit_ts_ms=1, snapshot=snapshot, commit_lsn=commit_lsn))
+
+
+def test_a_change_at_or_before_the_stored_position_is_already_applied():
+    stored = account_view(_account_change(200, 250))
+    assert stored["source_position"] == [200, 250]
+    assert already_applied(_account_change(200, 250), stored)   # the same change again
+    assert already_applied(_account_change(100, 300), stored)   # an earlier transaction
+    assert not already_applied(_account_change(200, 260), stored)  # later in the same transaction
+    assert not already_applied(_account_change(300, 310), stored)  # a later transaction
+
+
+def test_snapshot_reads_and_rows_without_position_are_always_applied():
+    stored = account_view(_account_change(200, 250))
+    assert not already_applied(_account_change(None, 100, op=_Op.READ, snapshot=True), stored)
+    assert not already_applied(_account_change(100, 150), None)
+    snapshot_row = account_view(_account_change(None, 100, op=_Op.READ, snapshot=True))
+    assert snapshot_row["source_position"] is None
+    assert not already_applied(_account_change(50, 60), snapshot_row)
