@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-from settings import load_settings
+from settings import Settings
 
 from . import commands
 from .connect_client import ConnectClient, ConnectError
@@ -111,7 +111,8 @@ def _run(ctx: commands.Context, args: argparse.Namespace) -> int:
 
 
 def _connect_url(args: argparse.Namespace) -> str:
-    return getattr(args, "connect_url", None) or load_settings().connect_url
+    # Read now, not from the process-wide cache: the command line is about this environment.
+    return getattr(args, "connect_url", None) or Settings.from_env().connect_url
 
 
 def _fail(context: Optional[commands.Context], message: str, code: int = commands.FAILED) -> int:
