@@ -8,7 +8,9 @@ LENGTH large withdrawals in arrival order, w included; alert when sum(L) >= BURS
 
 Both read one per-account history of large withdrawals in arrival order. Evaluating the same
 withdrawal again (a redelivery) neither adds it twice nor changes the verdict, and alert ids are
-deterministic, so replays are harmless.
+deterministic, so replays are harmless. A redelivered withdrawal that the history has pruned, or
+whose judging context it has pruned, is known by its age and position and changes nothing: a
+replay sends the first verdict again or nothing, never another one.
 """
 
 from __future__ import annotations
@@ -70,8 +72,20 @@ def evaluate_withdrawal(history: History, w: Withdrawal, settings: RuleSettings,
         return history, []
     position = _position_of(history, w.txn_id)
     if position is None:
+        if _beyond_horizon(history, w, settings):
+            # Not held, yet as old as what pruning drops: most likely a redelivery (a replay after a
+            # crash, or Debezium re-sending after a restart) of a withdrawal judged and pruned long
+            # ago. Appending it would place it behind newer withdrawals, judge it against them
+            # (alerts that never were) and skew the next LENGTH burst verdicts. A genuinely new one
+            # this late is past the lateness allowance, which the rules cannot judge exactly anyway.
+            return history, []
         history = history + (w,)
         position = len(history) - 1
+    elif not _context_intact(history, position, w, settings):
+        # A redelivery of a withdrawal judged when it first arrived, but part of what it was judged
+        # against has been pruned since: judging it again would send a different verdict under the
+        # same alert id. Its alerts went out the first time; say nothing now.
+        return history, []
     seen = history[: position + 1]  # "seen so far": a redelivered w is judged as it was first
     alerts = [a for a in (_rapid(seen, w, settings, detected_at), _burst(seen, w, settings, detected_at)) if a]
     return _pruned(history, settings), alerts
@@ -115,11 +129,33 @@ def _position_of(history: History, txn_id: int) -> Optional[int]:
     return None
 
 
+def _horizon(history: History, settings: RuleSettings) -> datetime:
+    return max(x.created_at for x in history) - settings.window - settings.lateness
+
+
+def _beyond_horizon(history: History, w: Withdrawal, settings: RuleSettings) -> bool:
+    """True when `w` may have been pruned from `history`: only a history pruned down to at least
+    LENGTH entries has dropped anything, and only withdrawals at or before the horizon."""
+    return len(history) >= settings.length and w.created_at <= _horizon(history, settings)
+
+
+def _context_intact(history: History, position: int, w: Withdrawal, settings: RuleSettings) -> bool:
+    """True when everything `w` (held at `position`) was first judged against is still held.
+
+    A history shorter than LENGTH was never pruned. Otherwise pruning took only withdrawals at or
+    before the horizon, oldest first (arrival order follows created_at up to the lateness): w's
+    LENGTH-1 predecessors are held when it has that many before it, and its time window is
+    whole when the window starts at or after the horizon.
+    """
+    if len(history) < settings.length:
+        return True
+    return position >= settings.length - 1 and w.created_at - settings.window >= _horizon(history, settings)
+
+
 def _pruned(history: History, settings: RuleSettings) -> History:
     """Keep what a future withdrawal can still need: the last LENGTH, and the recent ones."""
     if len(history) <= settings.length:
         return history
-    newest = max(x.created_at for x in history)
-    horizon = newest - settings.window - settings.lateness
+    horizon = _horizon(history, settings)
     keep_from = len(history) - settings.length
     return tuple(x for i, x in enumerate(history) if i >= keep_from or x.created_at > horizon)

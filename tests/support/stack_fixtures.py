@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -71,33 +72,59 @@ class Worker:
     process: subprocess.Popen
     log: Path
 
+    def kill(self) -> None:
+        """SIGKILL the worker (its own process group): a crash, with no chance to commit or flush."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
 
-@pytest.fixture(scope="session")
-def start_test_worker(stack_env) -> Iterator:
-    """Factory: a real Faust worker on the test stack, with a fresh consumer group and state."""
+    def stop(self, timeout: float = 30) -> None:
+        """A clean shutdown (SIGTERM), or SIGKILL when it does not end within `timeout`."""
+        if self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+
+def _worker_factory(stack_env: Dict[str, str], started: List[Worker]):
     layout = StackLayout.from_env(stack_env)
-    started: List[Worker] = []
 
-    def start(app_id: str = "", name: str = "") -> Worker:
+    def start(app_id: str = "", name: str = "", ready_timeout: float = 120) -> Worker:
         app_id = app_id or f"test-{uuid.uuid4().hex[:8]}"
         name = name or f"{app_id}-{len(started)}"
         port = free_port()
         env = worker_env(layout, name, web_port=port, app_id=app_id)
         worker = Worker(f"http://127.0.0.1:{port}", start_worker(env, layout.log_file(name)), layout.log_file(name))
         started.append(worker)
-        wait_ready(worker.url, worker.process, timeout=120)
+        wait_ready(worker.url, worker.process, timeout=ready_timeout)
         return worker
 
-    yield start
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.process.terminate()
-            try:
-                worker.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
+    return start
+
+
+@pytest.fixture()
+def start_test_worker(stack_env) -> Iterator:
+    """Factory: a real Faust worker on the test stack, with a fresh consumer group and state.
+
+    Every worker it started is stopped when the test ends: one left running would read every
+    later test's traffic and take its share of the cores.
+    """
+    started: List[Worker] = []
+    try:
+        yield _worker_factory(stack_env, started)
+    finally:
+        for worker in started:
+            worker.stop()
 
 
 @pytest.fixture(scope="module")
-def worker(start_test_worker) -> Worker:
-    return start_test_worker()
+def worker(stack_env) -> Iterator[Worker]:
+    """One worker for a whole test module, stopped when the module is done."""
+    started: List[Worker] = []
+    try:
+        yield _worker_factory(stack_env, started)()
+    finally:
+        for one in started:
+            one.stop()

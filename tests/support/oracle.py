@@ -1,0 +1,145 @@
+"""The expected read models, computed independently from the ledger's `transactions` rows.
+
+A test oracle in plain Python: it shares no code with rules/ or projections/, keeps each
+account's whole history (no pruning, no state), and applies the rule definitions literally:
+
+- rapid-large-withdrawals: on a withdrawal w >= LARGE, the account's large withdrawals so far
+  (w included) with created_at in (w.created_at - WINDOW, w.created_at]; COUNT or more alert,
+  window (w.created_at - WINDOW, w.created_at].
+- large-withdrawal-burst: on a large withdrawal w, the last LENGTH large withdrawals so far in
+  arrival order (w included); a sum of BURST_TOTAL or more alerts, window from the earliest
+  to the latest created_at among them.
+
+Rows must come in commit order (the order the change stream delivers them per account).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Dict, Iterable, List, Mapping, Tuple
+
+__all__ = ["RAPID", "BURST", "Txn", "ExpectedAlert", "RuleDefinitions", "expected_alerts", "expected_turnover",
+           "expected_balances", "expected_balance_low_crossings", "alert_from_view", "alert_from_event"]
+
+RAPID = "rapid-large-withdrawals"
+BURST = "large-withdrawal-burst"
+
+
+@dataclass(frozen=True)
+class Txn:
+    txn_id: int
+    account_id: int
+    kind: str
+    amount: Decimal
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RuleDefinitions:
+    """The documented defaults (README, Settings)."""
+
+    large: Decimal = Decimal("200.00")
+    window: timedelta = timedelta(minutes=10)
+    count: int = 3
+    length: int = 5
+    burst_total: Decimal = Decimal("5000.00")
+
+
+@dataclass(frozen=True)
+class ExpectedAlert:
+    """An alert's identity and every field that follows from the ledger (not detected_at)."""
+
+    alert_id: str
+    rule: str
+    account_id: int
+    trigger_txn_id: int
+    count: int
+    total: Decimal
+    window_start: datetime
+    window_end: datetime
+    txn_ids: Tuple[int, ...]
+
+
+def _alert(rule: str, w: Txn, members: List[Txn], start: datetime, end: datetime) -> ExpectedAlert:
+    return ExpectedAlert(
+        alert_id=f"{rule}:{w.txn_id}", rule=rule, account_id=w.account_id, trigger_txn_id=w.txn_id,
+        count=len(members), total=sum((m.amount for m in members), Decimal(0)),
+        window_start=start, window_end=end, txn_ids=tuple(sorted(m.txn_id for m in members)),
+    )
+
+
+def expected_alerts(txns: Iterable[Txn], rules: RuleDefinitions = RuleDefinitions()) -> Dict[str, ExpectedAlert]:
+    """Every alert the rules must raise over `txns` (in commit order), by alert id."""
+    large_so_far: Dict[int, List[Txn]] = defaultdict(list)
+    alerts: Dict[str, ExpectedAlert] = {}
+    for t in txns:
+        if t.kind != "withdrawal" or t.amount < rules.large:
+            continue
+        seen = large_so_far[t.account_id]
+        seen.append(t)
+        start = t.created_at - rules.window
+        in_window = [x for x in seen if start < x.created_at <= t.created_at]
+        if len(in_window) >= rules.count:
+            a = _alert(RAPID, t, in_window, start, t.created_at)
+            alerts[a.alert_id] = a
+        last = seen[-rules.length:]
+        if sum((x.amount for x in last), Decimal(0)) >= rules.burst_total:
+            a = _alert(BURST, t, last, min(x.created_at for x in last), max(x.created_at for x in last))
+            alerts[a.alert_id] = a
+    return alerts
+
+
+def expected_turnover(txns: Iterable[Txn]) -> Dict[Tuple[int, date], Dict[str, Any]]:
+    """(account, UTC day) -> {"deposits": Decimal, "withdrawals": Decimal, "count": int}."""
+    days: Dict[Tuple[int, date], Dict[str, Any]] = {}
+    for t in txns:
+        key = (t.account_id, t.created_at.astimezone(timezone.utc).date())
+        totals = days.setdefault(key, {"deposits": Decimal(0), "withdrawals": Decimal(0), "count": 0})
+        totals["deposits" if t.kind == "deposit" else "withdrawals"] += t.amount
+        totals["count"] += 1
+    return days
+
+
+def expected_balances(txns: Iterable[Txn], opening: Mapping[int, Decimal]) -> Dict[int, Decimal]:
+    balances = dict(opening)
+    for t in txns:
+        balances[t.account_id] = balances.get(t.account_id, Decimal(0)) + (
+            t.amount if t.kind == "deposit" else -t.amount)
+    return balances
+
+
+def expected_balance_low_crossings(txns: Iterable[Txn], opening: Mapping[int, Decimal], *,
+                                   threshold: Decimal = Decimal("100.00")) -> Dict[int, int]:
+    """account -> how many postings took its balance from at least `threshold` to below it."""
+    balances = dict(opening)
+    crossings: Dict[int, int] = defaultdict(int)
+    for t in txns:
+        before = balances.get(t.account_id, Decimal(0))
+        after = before + (t.amount if t.kind == "deposit" else -t.amount)
+        balances[t.account_id] = after
+        if before >= threshold > after:
+            crossings[t.account_id] += 1
+    return dict(crossings)
+
+
+def alert_from_view(row: Mapping[str, Any]) -> ExpectedAlert:
+    """An alert as /alerts/{id} serves it, in the oracle's terms (exact values, not text)."""
+    return ExpectedAlert(
+        alert_id=row["alert_id"], rule=row["rule"], account_id=row["account_id"],
+        trigger_txn_id=row["trigger_txn_id"], count=row["count"], total=Decimal(row["total"]),
+        window_start=datetime.fromisoformat(row["window_start"]),
+        window_end=datetime.fromisoformat(row["window_end"]), txn_ids=tuple(sorted(row["txn_ids"])),
+    )
+
+
+def alert_from_event(payload: Any) -> ExpectedAlert:
+    """An alert as the WithdrawalAlert event on the topic carries it."""
+    return ExpectedAlert(
+        alert_id=payload.alert_id, rule=payload.rule, account_id=payload.account_id,
+        trigger_txn_id=payload.trigger_txn_id, count=payload.count, total=Decimal(payload.total),
+        window_start=payload.window_start, window_end=payload.window_end,
+        txn_ids=tuple(sorted(payload.txn_ids)),
+    )
