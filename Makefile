@@ -1,7 +1,7 @@
 # ledgerstream: the two commands are `make run` and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup run test test-unit up down status logs
+.PHONY: setup run test test-unit up down status logs bench
 
 setup:            ## install whatever is missing (Debian packages, .venv, Connect jars)
 	@bash stack/setup.sh
@@ -26,3 +26,7 @@ status: setup
 
 logs: setup
 	@$(PY) -m stack logs
+
+bench: setup      ## ledgerstream against Quix Streams, Bytewax and a bare consumer; report under results/
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt -c requirements.lock
+	@$(PY) -m bench.run

@@ -6,26 +6,49 @@ Run a worker with `faust -A app worker` (see the Makefile).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Optional
+
 import faust
+from mode.utils.objects import cached_property
 
 from settings import Settings, load_settings
+from startup import BrokerProbe, LedgerBootStrategy
 
 __all__ = ["LedgerApp", "create_app", "app"]
 
 
 class LedgerApp(faust.App):
-    """faust.App whose Kafka transport can correct end offsets (see transport/end_offsets.py)."""
+    """faust.App whose Kafka transport can correct end offsets (see transport/end_offsets.py), and
+    whose worker serves /health first and waits for the broker instead of crashing (startup.py)."""
 
-    def __init__(self, *args, end_offsets_probe: bool = False, **kwargs) -> None:
-        self._end_offsets_probe = end_offsets_probe
+    BootStrategy = LedgerBootStrategy
+
+    def __init__(self, *args, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
+                 web_token: str = "", **kwargs) -> None:
+        # Read by transport/kafka.py.
+        self.end_offsets_probe = end_offsets_probe
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self._web_token = web_token
         super().__init__(*args, **kwargs)
 
+    def on_webserver_init(self, web) -> None:
+        if self._web_token:
+            from views.auth import require_bearer_token
+
+            require_bearer_token(web, self._web_token)
+
     def _new_transport(self):
-        if not self._end_offsets_probe:
+        if not self.end_offsets_probe and self.fetch_max_wait_ms is None:
             return super()._new_transport()
         from transport.kafka import Transport
 
         return Transport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def broker_probe(self) -> BrokerProbe:
+        bootstrap = ",".join(f"{url.host}:{url.port or 9092}" for url in self.conf.broker)
+        return BrokerProbe(bootstrap, loop=self.loop, beacon=self.beacon)
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -41,9 +64,15 @@ def create_app(settings: Settings) -> faust.App:
     return LedgerApp(
         settings.app_id,
         end_offsets_probe=settings.broker_end_offsets_probe,
+        fetch_max_wait_ms=settings.broker_fetch_max_wait_ms,
+        # Batch a few milliseconds of changelog and event records per request: a quarter less CPU
+        # per event and far less broker work (results/), for at most 10 ms more latency.
+        producer_linger=settings.producer_linger_ms / 1000,
+        web_token=settings.web_token,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
-        datadir=settings.data_dir,
+        # One folder per app id: state of another app (or an earlier id) is never read as ours.
+        datadir=str(Path(settings.data_dir) / settings.app_id),
         autodiscover=["agents", "tables", "views"],
         origin="app",
         web_bind=settings.web_bind,
@@ -54,6 +83,7 @@ def create_app(settings: Settings) -> faust.App:
         table_standby_replicas=0,
         topic_replication_factor=1,
         producer_acks=-1,
+        processing_guarantee=settings.checked_processing_guarantee(),
         **timeouts,
     )
 

@@ -43,7 +43,15 @@ async def project_customers(stream):
 async def fold_account_updates_into_customers(stream):
     """Input <app>-customer-account-updates (sent by project_account_balances), keyed by customer id.
 
-    Writes the account's balance and status into customer_overview.
+    Writes the account's balance and status into customer_overview. Our own agents write this topic;
+    an update they got wrong goes to <app>-customer-account-updates.dlq rather than stopping the agent.
     """
-    async for customer_id, update in stream.items():
-        customer_overview[customer_id] = apply_account_update(customer_overview.get(customer_id), update)
+    async for event in stream.events():
+        customer_id, update = event.key, event.value
+        try:
+            row = apply_account_update(customer_overview.get(customer_id), update)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            await dead_letter(event, DecodeError(f"malformed account update ({type(exc).__name__}: {exc})"),
+                              agent="fold_account_updates_into_customers")
+            continue
+        customer_overview[customer_id] = row

@@ -8,14 +8,10 @@ from functools import lru_cache
 from faust.types import EventT
 
 from app import app
+from deadletters.letters import dead_letter_headers, dead_letter_topic_name, fit_record
 from topics import PARTITIONS
 
 __all__ = ["dead_letter", "dead_letter_topic_name"]
-
-
-def dead_letter_topic_name(source_topic: str) -> str:
-    return f"{source_topic}.dlq"
-
 
 _declared: set = set()
 
@@ -28,19 +24,25 @@ def _dead_letter_topic(source_topic: str):
 
 
 async def dead_letter(event: EventT, error: Exception, *, agent: str) -> None:
-    """Send the original bytes, untouched, with headers that say what went wrong and where."""
+    """Send the original bytes, untouched, with headers that say what went wrong and where.
+
+    The original headers are kept (a replay needs them, e.g. an outbox event's `id` and
+    `eventType`). A record too large for the producer keeps its headers and loses its value
+    (and key, if need be), with a `dlq.omitted` header saying so, rather than stopping the agent.
+    """
     message = event.message
-    headers = [
-        ("dlq.error.class", type(error).__name__.encode()),
-        ("dlq.error.reason", str(error).encode("utf-8", "replace")[:4000]),
-        ("dlq.source.topic", message.topic.encode()),
-        ("dlq.source.partition", str(message.partition).encode()),
-        ("dlq.source.offset", str(message.offset).encode()),
-        ("dlq.agent", agent.encode()),
-        ("dlq.timestamp_ms", str(int(time.time() * 1000)).encode()),
-    ]
+    headers = dead_letter_headers(_header_pairs(message.headers), error, topic=message.topic,
+                                  partition=message.partition, offset=message.offset, agent=agent,
+                                  now_ms=int(time.time() * 1000))
+    key, value, headers = fit_record(message.key, message.value, headers, app.conf.producer_max_request_size)
     topic = _dead_letter_topic(message.topic)
     if topic.get_topic_name() not in _declared:  # created on first use, with the pipeline's partitions
         await topic.maybe_declare()
         _declared.add(topic.get_topic_name())
-    await topic.send(key=message.key, value=message.value, headers=headers)
+    await topic.send(key=key, value=value, headers=headers)
+
+
+def _header_pairs(headers):
+    if not headers:
+        return []
+    return list(headers.items()) if isinstance(headers, dict) else list(headers)

@@ -1,3 +1,4 @@
-"""Micro-benchmarks: run one with `python -m bench.<name>`; never part of the test run."""
+"""Benchmarks (never part of the test run): `python -m bench.run` (`make bench`) against the peers, and
+micro-benchmarks run one by one with `python -m bench.<name>`."""
 
 __all__: list = []

@@ -28,9 +28,10 @@ async def note_account_activity(event: DomainEvent) -> None:
         customer_id = (balance_by_account.get(account_id) or {}).get("customer_id")
     if customer_id is None:
         return  # the account's own change, not yet seen, will set the activity from updated_at
+    # The key as an int: a payload's "7" would otherwise land in another partition than 7.
+    customer_id = _int(customer_id, "customer_id")
     await customer_account_updates.send(
-        key=customer_id, value=activity_update(customer_id=_int(customer_id, "customer_id"),
-                                                at=event.occurred_at.isoformat()))
+        key=customer_id, value=activity_update(customer_id=customer_id, at=event.occurred_at.isoformat()))
 
 
 @handles("CustomerOpened")

@@ -55,7 +55,10 @@ def timestamp(row: Mapping[str, Any], table: str, name: str) -> datetime:
 
 
 def timestamp_text(row: Mapping[str, Any], table: str, name: str) -> str:
+    """A timestamptz column as text: Debezium's own text when it is one, checked like `timestamp`
+    (a text that is no timestamp would fail later, where times are compared)."""
     value = row.get(name)
     if isinstance(value, datetime):
         return value.isoformat()
+    timestamp(row, table, name)
     return text(row, table, name)

@@ -13,12 +13,15 @@ from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Mapping, Optional
 
-__all__ = ["Settings", "load_settings", "ENV_VARS"]
+__all__ = ["Settings", "load_settings", "ENV_VARS", "PROCESSING_GUARANTEES"]
+
+#: Faust's processing guarantees. exactly_once needs a broker with transactions (not the local one).
+PROCESSING_GUARANTEES = ("at_least_once", "exactly_once")
 
 
-def _env(name: str, default, *, help: str):
-    """A dataclass field that names its environment variable."""
-    return field(default=default, metadata={"env": name, "help": help})
+def _env(name: str, default, *, help: str, secret: bool = False):
+    """A dataclass field that names its environment variable; a secret one stays out of repr()."""
+    return field(default=default, repr=not secret, metadata={"env": name, "help": help, "secret": secret})
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,16 @@ class Settings:
     app_id: str = _env("APP_ID", "ledgerstream", help="Faust app id: consumer group and topic prefix.")
     kafka_bootstrap: str = _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092", help="Kafka bootstrap servers, host:port[,host:port].")
     database_url: str = _env(
-        "DATABASE_URL", "postgresql://postgres@127.0.0.1:5433/ledger", help="The ledger database (PostgreSQL)."
+        "DATABASE_URL", "postgresql://postgres@127.0.0.1:5433/ledger", help="The ledger database (PostgreSQL).",
+        secret=True,  # may hold a password
     )
     connect_url: str = _env("CONNECT_URL", "http://127.0.0.1:8083", help="Kafka Connect REST API.")
     web_url: str = _env("WEB_URL", "http://127.0.0.1:6066", help="Where clients reach the worker's web views.")
     web_bind: str = _env("WEB_BIND", "127.0.0.1", help="Address the worker's web server binds to.")
     web_port: int = _env("WEB_PORT", 6066, help="Port of the worker's web server.")
+    web_token: str = _env(
+        "WEB_TOKEN", "", secret=True,
+        help="When set, every web view but /health needs `Authorization: Bearer <WEB_TOKEN>`.")
     web_canonical_url: str = _env(
         "WEB_CANONICAL_URL", "", help="URL other workers use to reach this one (default: from bind and port)."
     )
@@ -50,6 +57,15 @@ class Settings:
         "BROKER_END_OFFSETS_PROBE", False,
         help="Correct end offsets by a fetch (for the local broker, whose ListOffsets undercounts).",
     )
+    # at_least_once with idempotent effects (see README); exactly_once needs a broker with
+    # transactions, which the local broker lacks.
+    processing_guarantee: str = _env(
+        "PROCESSING_GUARANTEE", "at_least_once", help="Faust processing guarantee: at_least_once or exactly_once.")
+    broker_fetch_max_wait_ms: Optional[int] = _env(
+        "BROKER_FETCH_MAX_WAIT_MS", None,
+        help="Longest wait of a consumer fetch (Faust's fixed 1500 when unset; short on the local broker).",
+    )
+    producer_linger_ms: int = _env("PRODUCER_LINGER_MS", 10, help="How long the producer batches records.")
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level.")
     # Detection rules (rules/withdrawals.py) and read models.
     large_withdrawal: Decimal = _env("RULE_LARGE_WITHDRAWAL", Decimal("200.00"),
@@ -64,6 +80,12 @@ class Settings:
                                           help="A balance crossing below this emits BalanceLow.")
     turnover_retention_days: int = _env("TURNOVER_RETENTION_DAYS", 35, help="Days of turnover kept per account.")
     alerts_kept_per_account: int = _env("ALERTS_KEPT_PER_ACCOUNT", 500, help="Newest alerts kept per account.")
+
+    def checked_processing_guarantee(self) -> str:
+        if self.processing_guarantee not in PROCESSING_GUARANTEES:
+            raise ValueError(f"PROCESSING_GUARANTEE={self.processing_guarantee!r} is not one of "
+                             f"{', '.join(PROCESSING_GUARANTEES)}; set one of them or unset it.")
+        return self.processing_guarantee
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":

@@ -29,8 +29,11 @@ def print_alerts_in_background(web_url: str, say: Callable[[str], None]) -> thre
 def _follow(web_url: str, say: Callable[[str], None]) -> None:
     parts = urlparse(web_url)
     try:
+        from settings import load_settings
+
+        token = load_settings().web_token  # the views want it when it is set (views/auth.py)
         connection = http.client.HTTPConnection(parts.hostname, parts.port)
-        connection.request("GET", "/live/alerts")
+        connection.request("GET", "/live/alerts", headers={"Authorization": f"Bearer {token}"} if token else {})
         for raw in connection.getresponse():
             line = raw.decode("utf-8", "replace").rstrip("\n")
             if line.startswith("data: "):

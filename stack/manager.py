@@ -12,6 +12,7 @@ import psycopg
 from cdc.apply import apply_connectors
 from cdc.connect_client import ConnectClient
 from cdc.connector_files import load_connectors
+from ledger.connection import redact
 from migrations.runner import apply_migrations
 from topics import CDC_TOPICS, DOMAIN_EVENT_TOPICS
 
@@ -38,7 +39,7 @@ def up(layout: StackLayout, say: Say = _print) -> None:
 
     new_broker = False
     if layout.external_kafka:
-        say(f"kafka: using {layout.external_kafka}")
+        say(f"kafka: using {redact(layout.external_kafka)}")
     elif broker_running(layout):
         say(f"kafka: running at {layout.kafka_bootstrap}")
     else:
@@ -60,7 +61,7 @@ def up(layout: StackLayout, say: Say = _print) -> None:
     say(f"postgres: migrations {', '.join(apply_migrations(layout.database_url)) or 'up to date'}")
 
     if layout.external_connect:
-        say(f"connect: using {layout.external_connect}")
+        say(f"connect: using {redact(layout.external_connect)}")
     elif connect_running(layout) and connect_ready(layout.connect_url):
         say(f"connect: running at {layout.connect_url}")
     else:
@@ -163,7 +164,7 @@ def status(layout: StackLayout) -> List[ServiceStatus]:
 
     rows = []
     if layout.external_kafka:
-        rows.append(ServiceStatus("kafka", "external", None, layout.external_kafka))
+        rows.append(ServiceStatus("kafka", "external", None, redact(layout.external_kafka)))
     else:
         rows.append(ServiceStatus("kafka", "running" if broker_running(layout) else "stopped",
                                   read_pid(layout.pid_file(KAFKA)), layout.kafka_bootstrap))
@@ -174,7 +175,7 @@ def status(layout: StackLayout) -> List[ServiceStatus]:
         rows.append(ServiceStatus("postgres", "running" if running else "stopped",
                                   postgres_pid(layout) if running else None, layout.database_url))
     if layout.external_connect:
-        rows.append(ServiceStatus("connect", "external", None, layout.external_connect))
+        rows.append(ServiceStatus("connect", "external", None, redact(layout.external_connect)))
     else:
         state = "stopped"
         if connect_running(layout):

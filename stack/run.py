@@ -10,6 +10,7 @@ from typing import List
 
 from cdc.connect_client import ConnectError
 from cdc.connector_files import ConnectorFileError
+from ledger.connection import redact
 
 from .alert_printer import print_alerts_in_background
 from .layout import REPO_ROOT, StackLayout
@@ -87,7 +88,7 @@ def _print_urls(layout: StackLayout) -> None:
         f"  {web}/customers/1         a customer's accounts and total balance\n"
         f"  {web}/alerts/1            the account's fraud alerts, oldest first\n"
         f"  {web}/live/alerts         new alerts as they happen (Server-Sent Events)\n"
-        f"  {layout.connect_url}/connectors/ledger-postgres/status   the Debezium connector\n"
+        f"  {redact(layout.connect_url)}/connectors/ledger-postgres/status   the Debezium connector\n"
         "Logs: .stack/logs/ (worker-1.log, ledger.log, kafka.log, postgres.log, connect.log)\n"
         "New alerts are printed below as the demo ledger's bursts trigger them.\n"
         "Press Ctrl-C to stop everything this started.\n",

@@ -14,9 +14,16 @@ from eventcodec.envelope import decode_envelope
 from eventcodec.errors import AvroDecodeError
 from topics import WITHDRAWAL_ALERTS
 
-__all__ = ["AlertFeed", "alert_json"]
+__all__ = ["AlertFeed", "FeedUnavailable", "alert_json"]
 
 log = logging.getLogger(__name__)
+
+#: The one event type of alerts.withdrawals (agents/publishing.py).
+ALERT_EVENT_TYPE = "WithdrawalAlert"
+
+
+class FeedUnavailable(Exception):
+    """The feed cannot start (broker unreachable, no alerts topic); the message says so."""
 
 
 def alert_json(payload) -> Dict:
@@ -47,13 +54,28 @@ class AlertFeed:
             self._ready.clear()
             self._task = asyncio.ensure_future(self._consume())
         try:
-            await asyncio.wait_for(self._ready.wait(), timeout=30)
+            await self._wait_ready(self._task)
             yield queue
         finally:
             self._listeners.discard(queue)
             if not self._listeners and self._task is not None:
                 self._task.cancel()
                 self._task = None
+
+    async def _wait_ready(self, task: asyncio.Task, timeout: float = 30.0) -> None:
+        """Until the feed is positioned; FeedUnavailable (before any byte of the stream) if it cannot be."""
+        ready = asyncio.ensure_future(self._ready.wait())
+        try:
+            await asyncio.wait({ready, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if self._ready.is_set():
+            return
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            raise FeedUnavailable(f"the alert feed cannot read {WITHDRAWAL_ALERTS.name} "
+                                  f"({type(task.exception()).__name__}); retry shortly")
+        raise FeedUnavailable(f"the alert feed could not reach the end of {WITHDRAWAL_ALERTS.name} "
+                              f"within {timeout:.0f} s; retry shortly")
 
     def close_all(self) -> None:
         """End every listener's stream (each gets None): the worker is shutting down."""
@@ -64,7 +86,9 @@ class AlertFeed:
 
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(WITHDRAWAL_ALERTS.name, bootstrap_servers=self.bootstrap_servers,
-                                    group_id=None, auto_offset_reset="latest", enable_auto_commit=False)
+                                    group_id=None, auto_offset_reset="latest", enable_auto_commit=False,
+                                    # A live feed: the local broker holds a fetch for its whole wait.
+                                    fetch_max_wait_ms=100)
         await consumer.start()
         try:
             # Position at the end before telling listeners they are live, so nothing after is missed.
@@ -75,9 +99,13 @@ class AlertFeed:
             self._ready.set()
             async for message in consumer:
                 try:
-                    payload = decode_envelope(message.value).payload
+                    envelope, payload = decode_envelope(message.value)
                 except AvroDecodeError as exc:
                     log.warning("alert feed skips an undecodable alert at offset %s: %s", message.offset, exc)
+                    continue
+                if envelope.event_type != ALERT_EVENT_TYPE:  # a valid event, but not an alert
+                    log.warning("alert feed skips a %s event at offset %s: not a %s", envelope.event_type,
+                                message.offset, ALERT_EVENT_TYPE)
                     continue
                 item = (payload.alert_id, orjson.dumps(alert_json(payload)))
                 for queue in list(self._listeners):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from faust.exceptions import ConsumerNotStarted
 from faust.web import Request, Response, View
 
 from app import app
@@ -13,12 +14,26 @@ __all__ = ["get_health"]
 @app.page("/health")
 async def get_health(view: View, request: Request) -> Response:
     reasons = []
-    if app.rebalancing:
-        reasons.append("rebalancing")
-    if not app.tables.recovery.completed.is_set():
-        reasons.append("recovering tables from their changelogs")
-    if not app.consumer.assignment():
-        reasons.append("no partitions assigned yet")
-    return view.json({"status": "not-ready" if reasons else "ready", "reasons": reasons,
-                      "unhandled_domain_events": dict(registry.unhandled)},
-                     status=503 if reasons else 200)
+    probe = app.broker_probe
+    if not probe.reachable:
+        reasons.append("broker unreachable")
+    # The Kafka services start once the broker first answers: until then there is nothing to ask them.
+    if probe.answered:
+        if app.rebalancing:
+            reasons.append("rebalancing")
+        if not app.tables.recovery.completed.is_set():
+            reasons.append("recovering tables from their changelogs")
+        if not _assignment():
+            reasons.append("no partitions assigned yet")
+    body = {"status": "not-ready" if reasons else "ready", "reasons": reasons,
+            "unhandled_domain_events": dict(registry.unhandled)}
+    if probe.unreachable:
+        body["broker"] = probe.unreachable
+    return view.json(body, status=503 if reasons else 200)
+
+
+def _assignment():
+    try:
+        return app.consumer.assignment()
+    except ConsumerNotStarted:  # starting right after the broker first answered
+        return set()

@@ -1,0 +1,140 @@
+"""Reading dead-letter topics to their end, and sending letters back to their source topics."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Sequence, Set
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.structs import TopicPartition
+
+from .letters import DLQ_SUFFIX, DeadLetter, replay_headers
+
+__all__ = ["BrokerError", "Broker", "Sent"]
+
+
+class BrokerError(Exception):
+    """A problem the user can act on; its message is one sentence saying what to do."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    letter: DeadLetter
+    topic: str
+    partition: int
+    offset: int
+
+
+class Broker:
+    """The broker as the command needs it: a consumer to read, a producer (when replaying) to send."""
+
+    def __init__(self, bootstrap: str, *, timeout: float = 30.0) -> None:
+        self.bootstrap = bootstrap
+        self.timeout = timeout
+        self._consumer: Optional[AIOKafkaConsumer] = None
+        self._producer: Optional[AIOKafkaProducer] = None
+        #: Each topic's partitions, as the broker listed them at the start.
+        self._topics: Dict[str, Set[int]] = {}
+
+    async def __aenter__(self) -> "Broker":
+        self._consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
+                                          auto_offset_reset="earliest", request_timeout_ms=int(self.timeout * 1000),
+                                          client_id="ledgerstream-deadletters")
+        try:
+            await self._guarded(self._consumer.start())
+            names = await self._guarded(self._consumer.topics())
+            # Read once: the consumer's metadata narrows to the topics it reads later.
+            self._topics = {name: set(self._consumer.partitions_for_topic(name) or ()) for name in names}
+        except BaseException:
+            await self._consumer.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for client in (self._producer, self._consumer):
+            if client is not None:
+                await client.stop()
+
+    async def _guarded(self, awaitable):
+        try:
+            return await asyncio.wait_for(awaitable, self.timeout)
+        except (KafkaConnectionError, OSError, asyncio.TimeoutError):
+            raise BrokerError(f"Cannot reach the broker at {self.bootstrap}; start it (`make up`) or point "
+                              "KAFKA_BOOTSTRAP or --bootstrap at it.") from None
+        except KafkaError as exc:
+            raise BrokerError(f"The broker at {self.bootstrap} refused the request ({type(exc).__name__}); "
+                              "check that it runs and try again.") from None
+
+    def dead_letter_topics(self) -> List[str]:
+        return sorted(t for t in self._topics if t.endswith(DLQ_SUFFIX))
+
+    def has_topic(self, topic: str) -> bool:
+        return topic in self._topics
+
+    def partitions(self, topic: str) -> Set[int]:
+        return set(self._topics.get(topic, ()))
+
+    async def read(self, topic: str) -> List[DeadLetter]:
+        """Every record of the topic now, from the beginning to the end of each partition, in order."""
+        tps = [TopicPartition(topic, p) for p in sorted(self.partitions(topic))]
+        if not tps:
+            return []
+        consumer = self._consumer
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        letters: Dict[TopicPartition, List[DeadLetter]] = {tp: [] for tp in tps}
+        deadline = time.monotonic() + self.timeout
+        while True:
+            batch = await self._guarded(consumer.getmany(*tps, timeout_ms=500))
+            for tp, records in batch.items():
+                letters[tp].extend(DeadLetter.from_record(r) for r in records)
+            # The high watermark of a fetch response is exact (the local broker's ListOffsets is not).
+            if all([await self._at_end(tp) for tp in tps]):
+                break
+            if time.monotonic() > deadline:
+                raise BrokerError(f"Could not read {topic} to its end within {self.timeout:.0f} s; "
+                                  "check the broker and try again, or raise --timeout.")
+        return [letter for tp in tps for letter in letters[tp]]
+
+    async def _at_end(self, tp: TopicPartition) -> bool:
+        highwater = self._consumer.highwater(tp)
+        return highwater is not None and await self._consumer.position(tp) >= highwater
+
+    async def send(self, letters: Sequence[DeadLetter]) -> List[Sent]:
+        """Each letter back to its source topic and partition, in the order given."""
+        if self._producer is None:
+            self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
+                                              request_timeout_ms=int(self.timeout * 1000),
+                                              client_id="ledgerstream-deadletters")
+            await self._guarded(self._producer.start())
+        sent = []
+        for letter in letters:
+            partition = self.target_partition(letter)
+            metadata = await self._guarded(self._producer.send_and_wait(
+                letter.source_topic, key=letter.key, value=letter.value, partition=partition,
+                headers=replay_headers(letter)))
+            sent.append(Sent(letter, metadata.topic, metadata.partition, metadata.offset))
+        return sent
+
+    def target_partition(self, letter: DeadLetter) -> Optional[int]:
+        """The partition the original was read from: state lives in the key's partition, whatever
+        partitioner wrote it first. None (the key's default partition) if that one is gone."""
+        partition = letter.source_partition
+        return partition if partition in self.partitions(letter.source_topic) else None
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def dlq_names(topics: Iterable[str]) -> List[str]:
+    """Source or dead-letter topic names as dead-letter topic names, in the order given, once each."""
+    names: List[str] = []
+    for topic in topics:
+        name = topic if topic.endswith(DLQ_SUFFIX) else f"{topic}{DLQ_SUFFIX}"
+        if name not in names:
+            names.append(name)
+    return names

@@ -1,0 +1,396 @@
+"""Bad input, each with its defined outcome, on the real stack.
+
+A bad record on a CDC or outbox topic is dead-lettered with its reason, and a valid change after it
+on the same partition is still applied. Records go in raw with aiokafka, as a misbehaving producer
+would write them; the valid changes after them come from SQL through Debezium.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import json
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Callable, List, Optional, Tuple
+from urllib.parse import quote, urlparse
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import murmur2
+
+from agents.publishing import SOURCE, event_id_for
+from deadletters.letters import DeadLetter, dead_letter_topic_name
+from eventcodec.envelope import encode_envelope, wrap
+from schemas.records import BalanceLowV1, WithdrawalAlertV1
+from stack.kafka_topics import ensure_topics
+from tests.support.http import get_json
+from tests.support.kafka import read_topic
+from tests.support.ledger_sql import open_account, open_customer, post
+from tests.support.waiting import eventually
+from topics import (ACCOUNT_CHANGES, CUSTOMER_CHANGES, CUSTOMER_EVENTS, PARTITIONS, TRANSACTION_CHANGES,
+                    WITHDRAWAL_ALERTS)
+
+pytestmark = pytest.mark.integration
+
+#: The broker's and producers' default limit per record (message.max.bytes, max.request.size).
+ONE_MB = 1024 * 1024
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def send_raw(bootstrap: str, topic: str, *, key: Optional[bytes], value: Optional[bytes], partition: int,
+             headers=None, timestamp_ms: Optional[int] = None, max_request_size: int = ONE_MB):
+    """One record, exactly as given, to one partition; its RecordMetadata."""
+
+    async def run():
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, max_request_size=max_request_size, acks="all")
+        await producer.start()
+        try:
+            return await producer.send_and_wait(topic, key=key, value=value, partition=partition,
+                                                headers=headers, timestamp_ms=timestamp_ms)
+        finally:
+            await producer.stop()
+
+    return asyncio.run(run())
+
+
+def partition_of(key: bytes) -> int:
+    """The partition Debezium's (Kafka's default) partitioner gives a key."""
+    return (murmur2(key) & 0x7FFFFFFF) % PARTITIONS
+
+
+def latest_change(bootstrap: str, topic: str, key: bytes) -> dict:
+    """The newest change Debezium wrote for a key: a real envelope to spoil."""
+    records = eventually(lambda: [r for r in read_topic(bootstrap, topic) if r.key == key and r.value],
+                         lambda found: found, what=f"a change for key {key!r} on {topic}")
+    return json.loads(records[-1].value)
+
+
+def dead_letters_of(bootstrap: str, metadata) -> List[DeadLetter]:
+    """The dead letters of one source record (every worker of the stack that read it wrote one)."""
+    dlq = dead_letter_topic_name(metadata.topic)
+
+    def probe():
+        return [letter for letter in map(DeadLetter.from_record, read_topic(bootstrap, dlq))
+                if letter.source_partition == metadata.partition and letter.source_offset == metadata.offset]
+
+    return eventually(probe, lambda found: found, timeout=90, what=f"a dead letter of {metadata.topic}"
+                      f"/{metadata.partition}@{metadata.offset}")
+
+
+def account_view(worker, account_id: int) -> Tuple[int, dict]:
+    return get_json(f"{worker.url}/accounts/{account_id}")
+
+
+def wait_for_balance(worker, account_id: int, balance: str, what: str) -> None:
+    eventually(lambda: account_view(worker, account_id), lambda r: r[0] == 200 and r[1].get("balance") == balance,
+               timeout=90, what=what)
+
+
+# --------------------------------------------------------------------------- CDC topics: accounts
+
+
+def _with_after(**changes) -> Callable[[bytes, dict], Tuple[Optional[bytes], bytes]]:
+    def spoil(key, envelope):
+        envelope = json.loads(json.dumps(envelope))
+        envelope["after"].update(changes)
+        return key, json.dumps(envelope).encode()
+
+    return spoil
+
+
+def _truncated(key, envelope):
+    raw = json.dumps(envelope).encode()
+    return key, raw[: len(raw) // 2]
+
+
+def _unknown_op(key, envelope):
+    return key, json.dumps({**envelope, "op": "x"}).encode()
+
+
+def _null_key(key, envelope):
+    return None, json.dumps(envelope).encode()
+
+
+def _not_utf8(key, envelope):
+    # Latin-1 bytes where UTF-8 is due: what a misconfigured producer writes.
+    return key, json.dumps({**envelope, "after": {**envelope["after"], "currency": "EUR"}}).encode().replace(
+        b'"EUR"', '"€UR"'.encode("cp1252"))
+
+
+def _decimal_without_scale(key, envelope):
+    """A schema-enabled envelope (schemas.enable=true) whose balance is a Connect Decimal without its
+    `scale` parameter: the unscaled bytes mean nothing without it."""
+    after = dict(envelope["after"])
+    after["balance"] = "BNI="  # unscaled 1234: 12.34 at scale 2, 1.234 at scale 3 ...
+    types = {bool: "boolean", int: "int64", str: "string"}
+    fields = [{"type": types.get(type(v), "string"), "optional": k != "id", "field": k} for k, v in after.items()]
+    for field in fields:
+        if field["field"] == "balance":
+            field.update(type="bytes", name="org.apache.kafka.connect.data.Decimal", version=1)
+    row = {"type": "struct", "optional": True, "name": "ledger.public.accounts.Value", "fields": fields}
+    schema = {"type": "struct", "optional": False, "name": "ledger.public.accounts.Envelope", "fields": [
+        {**row, "field": "before"}, {**row, "field": "after"},
+        {"type": "struct", "optional": False, "field": "source", "fields": []},
+        {"type": "string", "optional": False, "field": "op"},
+    ]}
+    payload = {"before": None, "after": after, "source": envelope["source"], "op": envelope["op"]}
+    return key, json.dumps({"schema": schema, "payload": payload}).encode()
+
+
+def _over_one_megabyte(key, envelope):
+    # Not a change at all, and too large for the dead-letter producer to carry whole.
+    return key, b'{"op": "c", "after": {"note": "' + b"x" * (ONE_MB + 100_000)
+
+
+ACCOUNT_CASES = [
+    ("truncated JSON", _truncated, "value is not valid JSON"),
+    ("balance as a float", _with_after(balance=12.5), "accounts.balance is 12.5, not an exact decimal string"),
+    ("id as a string", _with_after(id="42"), "accounts.id is '42', not an integer"),
+    ("customer_id as null", _with_after(customer_id=None), "accounts.customer_id is None, not an integer"),
+    ("a time that is no timestamp", _with_after(updated_at="yesterday"),
+     "accounts.updated_at is 'yesterday', not an ISO-8601 timestamp"),
+    ("unknown op", _unknown_op, "unknown operation 'x'"),
+    ("null key", _null_key, "account id None is not an integer"),
+    ("bytes that are not UTF-8", _not_utf8, "value is not valid JSON"),
+    ("a Decimal without its scale", _decimal_without_scale,
+     "a Decimal without a scale in its schema cannot be decoded exactly"),
+    ("a value over 1 MB", _over_one_megabyte, "value is not valid JSON"),
+]
+
+
+@pytest.mark.parametrize("spoil, reason", [case[1:] for case in ACCOUNT_CASES],
+                         ids=[case[0] for case in ACCOUNT_CASES])
+def test_a_bad_account_change_is_dead_lettered_and_the_next_change_is_applied(db, worker, stack_env, spoil, reason):
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    _, account_id = open_account(db, "1.00")
+    wait_for_balance(worker, account_id, "1.00", "the new account is served")
+    key = str(account_id).encode()  # the bytes Debezium keys the account with
+    bad_key, bad_value = spoil(key, latest_change(bootstrap, ACCOUNT_CHANGES.name, key))
+
+    sent = send_raw(bootstrap, ACCOUNT_CHANGES.name, key=bad_key, value=bad_value, partition=partition_of(key),
+                    max_request_size=4 * ONE_MB)
+    db.execute("UPDATE accounts SET balance = 2.00, updated_at = now() WHERE id = %s", (account_id,))
+
+    wait_for_balance(worker, account_id, "2.00", "the change after the bad record is applied")
+    letters = dead_letters_of(bootstrap, sent)
+    assert {letter.agent for letter in letters} == {"project_account_balances"}
+    assert {letter.error_class for letter in letters} == {"DecodeError"}
+    assert all(reason in letter.reason for letter in letters), letters[0].reason
+    for letter in letters:
+        assert letter.key == bad_key
+        if len(bad_value) > ONE_MB:
+            # The dead-letter producer cannot carry it: the letter keeps the headers and says so.
+            assert letter.value is None
+            assert letter.omitted.startswith(f"value ({len(bad_value)} bytes) left out")
+        else:
+            assert letter.value == bad_value and letter.omitted is None
+
+
+def test_a_record_over_one_megabyte_is_refused_by_a_default_producer(stack_env):
+    """Why such records are rare: Kafka clients (and Connect's) refuse them before they leave.
+    The local broker takes them from a producer configured larger, hence the case above."""
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    with pytest.raises(MessageSizeTooLargeError):
+        send_raw(stack_env["KAFKA_BOOTSTRAP"], ACCOUNT_CHANGES.name, key=b"1", value=b"x" * (ONE_MB + 1),
+                 partition=0)
+
+
+# --------------------------------------------------------------------------- CDC topics: transactions, customers
+
+
+def test_a_bad_transaction_is_dead_lettered_and_the_next_posting_counts(db, worker, stack_env):
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    _, account_id = open_account(db, "0")
+    post(db, account_id, "deposit", "10.00")
+    key = str(account_id).encode()
+    turnover = f"{worker.url}/accounts/{account_id}/turnover"
+    eventually(lambda: get_json(turnover), lambda r: r[0] == 200 and r[1].get("count") == 1, timeout=90,
+               what="the first posting counted")
+    envelope = latest_change(bootstrap, TRANSACTION_CHANGES.name, key)
+    envelope["after"]["amount"] = 10.0  # money as a float: inexact
+    sent = send_raw(bootstrap, TRANSACTION_CHANGES.name, key=key, value=json.dumps(envelope).encode(),
+                    partition=partition_of(key))
+
+    post(db, account_id, "deposit", "5.00")
+
+    _, body = eventually(lambda: get_json(turnover), lambda r: r[0] == 200 and r[1].get("count") == 2, timeout=90,
+                         what="the posting after the bad record counted")
+    assert body["deposits"] == "15.00"
+    letters = dead_letters_of(bootstrap, sent)
+    assert {letter.agent for letter in letters} == {"fold_transactions"}
+    assert all("transactions.amount is 10.0, not an exact decimal string" in letter.reason for letter in letters)
+
+
+@pytest.mark.parametrize("field, value, reason", [
+    ("created_at", "not a time", "customers.created_at is 'not a time', not an ISO-8601 timestamp"),
+    ("name", 42, "customers.name is 42, not text"),
+])
+def test_a_bad_customer_change_is_dead_lettered_and_the_next_change_is_applied(db, worker, stack_env, field, value,
+                                                                              reason):
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    customer_id = open_customer(db, name="Ada Lovelace")
+    url = f"{worker.url}/customers/{customer_id}"
+    eventually(lambda: get_json(url), lambda r: r[0] == 200, timeout=90, what="the new customer is served")
+    key = str(customer_id).encode()
+    envelope = latest_change(bootstrap, CUSTOMER_CHANGES.name, key)
+    envelope["after"][field] = value
+    sent = send_raw(bootstrap, CUSTOMER_CHANGES.name, key=key, value=json.dumps(envelope).encode(),
+                    partition=partition_of(key))
+
+    db.execute("UPDATE customers SET name = 'Ada King' WHERE id = %s", (customer_id,))
+
+    eventually(lambda: get_json(url), lambda r: r[0] == 200 and r[1].get("name") == "Ada King", timeout=90,
+               what="the change after the bad record is applied")
+    letters = dead_letters_of(bootstrap, sent)
+    assert {letter.agent for letter in letters} == {"project_customers"}
+    assert all(reason in letter.reason for letter in letters), letters[0].reason
+
+
+# --------------------------------------------------------------------------- outbox domain events
+
+
+def _outbox_record(bootstrap: str, customer_id: int, event_type: str, payload, *, at: datetime,
+                   headers: Optional[list] = None):
+    key = str(customer_id).encode()
+    headers = headers if headers is not None else [("id", str(uuid.uuid4()).encode()),
+                                                   ("eventType", event_type.encode())]
+    value = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    return send_raw(bootstrap, CUSTOMER_EVENTS.name, key=key, value=value, headers=headers,
+                    partition=partition_of(key), timestamp_ms=int(at.timestamp() * 1000))
+
+
+def test_unknown_domain_events_are_counted_and_skipped_and_bad_ones_dead_lettered(db, worker, stack_env):
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    customer_id = open_customer(db, name="Grace Brewster")
+    url = f"{worker.url}/customers/{customer_id}"
+    eventually(lambda: get_json(url), lambda r: r[0] == 200, timeout=90, what="the new customer is served")
+    unknown_type = f"CustomerRenamed{uuid.uuid4().hex[:8]}"
+    unknown_version = 100 + uuid.uuid4().int % 100_000
+    at = datetime(2031, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=uuid.uuid4().int % 86_400)
+
+    _outbox_record(bootstrap, customer_id, unknown_type, {"customer_id": customer_id}, at=at)
+    _outbox_record(bootstrap, customer_id, "CustomerOpened", {"customer_id": customer_id, "version": unknown_version},
+                   at=at)
+    malformed = _outbox_record(bootstrap, customer_id, "CustomerOpened", b'{"customer_id": ', at=at)
+    headless = _outbox_record(bootstrap, customer_id, "CustomerOpened", {"customer_id": customer_id}, at=at,
+                              headers=[])
+    # A valid event after them, on the same partition: the customer's activity moves to its time.
+    _outbox_record(bootstrap, customer_id, "CustomerOpened", {"customer_id": customer_id}, at=at)
+
+    eventually(lambda: get_json(url), lambda r: r[0] == 200 and r[1].get("last_activity")
+               and datetime.fromisoformat(r[1]["last_activity"]) == at, timeout=90,
+               what="the valid event after the bad ones is applied")
+    _, health = get_json(f"{worker.url}/health")
+    assert health["unhandled_domain_events"][f"{unknown_type} v1"] == 1
+    assert health["unhandled_domain_events"][f"CustomerOpened v{unknown_version}"] == 1
+    (letter, *_) = dead_letters_of(bootstrap, malformed)
+    assert letter.agent == "handle_domain_events"
+    assert "domain event payload is not valid JSON" in letter.reason
+    # The outbox headers stay on the letter, so a replay is the event again.
+    assert letter.header("eventType") == "CustomerOpened" and letter.header("id")
+    (letter, *_) = dead_letters_of(bootstrap, headless)
+    assert "domain event without its `id` header" in letter.reason
+
+
+# --------------------------------------------------------------------------- the live alert feed
+
+
+def _alert_envelope(account_id: int) -> Tuple[str, bytes]:
+    now = datetime.now(timezone.utc)
+    alert_id = f"rapid-large-withdrawals:{uuid.uuid4().int % 10**12}"
+    payload = WithdrawalAlertV1(alert_id=alert_id, rule="rapid-large-withdrawals", account_id=account_id,
+                                trigger_txn_id=1, count=3, total="900.00", window_start=now - timedelta(minutes=5),
+                                window_end=now, txn_ids=[1, 2, 3], detected_at=now)
+    envelope = wrap(payload, "WithdrawalAlert", 1, source=SOURCE, partition_key=str(account_id),
+                    event_id=event_id_for(alert_id), occurred_at=now)
+    return alert_id, encode_envelope(envelope)
+
+
+def _balance_low_envelope(account_id: int) -> bytes:
+    now = datetime.now(timezone.utc)
+    payload = BalanceLowV1(account_id=account_id, customer_id=1, balance="5.00", threshold="100.00", currency="EUR",
+                           crossed_at=now)
+    return encode_envelope(wrap(payload, "BalanceLow", 1, source=SOURCE, partition_key=str(account_id),
+                                occurred_at=now))
+
+
+class EventStream:
+    """A Server-Sent Events client that reads lines with a deadline."""
+
+    def __init__(self, url: str, timeout: float = 60.0) -> None:
+        parts = urlparse(url)
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        self.connection.request("GET", parts.path)
+        self.response = self.connection.getresponse()
+        assert self.response.status == 200, self.response.read()
+
+    def wait_for(self, accept: Callable[[str], bool], *, timeout: float, what: str) -> List[str]:
+        deadline = time.monotonic() + timeout
+        seen: List[str] = []
+        while time.monotonic() < deadline:
+            line = self.response.readline().decode("utf-8", "replace").rstrip("\n")
+            seen.append(line)
+            if accept(line):
+                return seen
+        raise AssertionError(f"{what} not seen within {timeout:.0f} s; saw {seen[-10:]!r}")
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def test_the_live_alert_feed_skips_what_is_not_an_alert_and_goes_on(worker, stack_env):
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    ensure_topics(bootstrap, [WITHDRAWAL_ALERTS])
+    account_id = 900_000 + uuid.uuid4().int % 100_000
+    partition = partition_of(str(account_id).encode())
+    stream = EventStream(f"{worker.url}/live/alerts")
+    try:
+        stream.wait_for(lambda line: line == ": live", timeout=60, what="the feed says it is live")
+        first_id, first = _alert_envelope(account_id)
+        second_id, second = _alert_envelope(account_id)
+        for value in (b"", b"\xc3\x01", b"\xc3\x01" + bytes(8) + b"garbage", first[: len(first) // 2],
+                      b'{"alert_id": "not avro"}', _balance_low_envelope(account_id), None, first, second):
+            send_raw(bootstrap, WITHDRAWAL_ALERTS.name, key=str(account_id).encode(), value=value,
+                     partition=partition)
+
+        seen = stream.wait_for(lambda line: line == f"id: {second_id}", timeout=60,
+                               what="the alert after the bad records")
+    finally:
+        stream.close()
+    ids = [line[4:] for line in seen if line.startswith("id: ") and line[4:] in (first_id, second_id)]
+    assert ids == [first_id, second_id]
+
+
+# --------------------------------------------------------------------------- web views
+
+
+BAD_IDS = ["-1", "0", "abc", "1.5", "1e3", "99999999999999999999", "9223372036854775808", "1;DROP TABLE accounts",
+           "1' OR '1'='1", "١٢", " 1"]
+
+
+@pytest.mark.parametrize("path, parameter", [
+    ("/accounts/{}", "account_id"), ("/accounts/{}/turnover", "account_id"), ("/alerts/{}", "account_id"),
+    ("/customers/{}", "customer_id"),
+])
+def test_a_bad_id_is_a_400_naming_the_parameter(worker, path, parameter):
+    for bad in BAD_IDS:
+        status, body = get_json(worker.url + path.format(quote(bad, safe="")))
+        assert (status, body.get("parameter") if isinstance(body, dict) else body) == (400, parameter), bad
+
+
+@pytest.mark.parametrize("path", ["/accounts/1", "/accounts/1/turnover", "/alerts/1", "/customers/1"])
+def test_an_unknown_query_parameter_is_a_400_naming_it(worker, path):
+    status, body = get_json(f"{worker.url}{path}?id=1%20OR%201%3D1")
+    assert (status, body["parameter"]) == (400, "id")
+    assert "unknown query parameter `id`" in body["error"]
+
+
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-02-30", "'; DROP TABLE transactions; --"])
+def test_a_bad_day_is_a_400_naming_it(worker, day):
+    status, body = get_json(f"{worker.url}/accounts/1/turnover?day={quote(day)}")
+    assert (status, body["parameter"]) == (400, "day")

@@ -1,0 +1,159 @@
+"""Unit tests of dead letters: the headers the agents write, replay headers, size limits, the command line."""
+
+from __future__ import annotations
+
+import io
+from types import SimpleNamespace
+
+import pytest
+
+from deadletters.cli import UsageError, _choose, build_parser, main
+from deadletters.kafka import dlq_names
+from deadletters.letters import (RECORD_OVERHEAD, DeadLetter, Position, dead_letter_headers, fit_record,
+                                 parse_position, replay_headers, source_topic_name)
+
+
+def letter(headers, *, topic="ledger.public.accounts.dlq", partition=2, offset=17, key=b"42", value=b"{bad"):
+    record = SimpleNamespace(topic=topic, partition=partition, offset=offset, key=key, value=value, headers=headers)
+    return DeadLetter.from_record(record)
+
+
+def written(original=(), error=None, **kw):
+    args = dict(topic="ledger.public.accounts", partition=2, offset=123, agent="project_account_balances",
+                now_ms=1_700_000_000_000)
+    args.update(kw)
+    return dead_letter_headers(list(original), error or ValueError("value is not valid JSON"), **args)
+
+
+def test_the_headers_say_what_went_wrong_and_where_after_the_records_own():
+    headers = written([("id", b"e-1"), ("eventType", b"MoneyDeposited")])
+
+    assert headers == [
+        ("id", b"e-1"), ("eventType", b"MoneyDeposited"),
+        ("dlq.error.class", b"ValueError"), ("dlq.error.reason", b"value is not valid JSON"),
+        ("dlq.source.topic", b"ledger.public.accounts"), ("dlq.source.partition", b"2"),
+        ("dlq.source.offset", b"123"), ("dlq.agent", b"project_account_balances"),
+        ("dlq.timestamp_ms", b"1700000000000"),
+    ]
+
+
+def test_dead_letter_headers_already_on_the_record_are_not_repeated():
+    headers = written([("dlq.agent", b"someone else"), ("trace", None)])
+
+    assert [name for name, _ in headers].count("dlq.agent") == 1
+    assert ("trace", b"") in headers
+
+
+def test_a_long_reason_is_cut_and_a_non_utf8_one_kept_readable():
+    headers = dict(written(error=ValueError("x" * 10_000)))
+    assert len(headers["dlq.error.reason"]) == 4000
+    headers = dict(written(error=ValueError("\udcff broken")))
+    assert headers["dlq.error.reason"] == b"? broken"
+
+
+def test_a_letter_reads_back_what_the_agent_wrote():
+    dead = letter(written([("id", b"e-1")]))
+
+    assert dead.position == "ledger.public.accounts.dlq/2@17"
+    assert dead.source_position == "ledger.public.accounts/2@123"
+    assert (dead.agent, dead.error_class, dead.reason) == ("project_account_balances", "ValueError",
+                                                          "value is not valid JSON")
+    assert dead.dead_lettered_at.isoformat() == "2023-11-14T22:13:20+00:00"
+    assert dead.line() == ("ledger.public.accounts.dlq/2@17  from ledger.public.accounts/2@123  "
+                           "project_account_balances  ValueError: value is not valid JSON")
+    assert dead.as_json() == {
+        "dlq_topic": "ledger.public.accounts.dlq", "dlq_partition": 2, "dlq_offset": 17,
+        "source_topic": "ledger.public.accounts", "source_partition": 2, "source_offset": 123,
+        "agent": "project_account_balances", "error_class": "ValueError", "reason": "value is not valid JSON",
+        "dead_lettered_at": "2023-11-14T22:13:20+00:00", "key": "42", "value_bytes": 4, "omitted": None,
+    }
+
+
+def test_a_letter_without_headers_still_reads():
+    dead = letter(None, key=b"\xff", value=None)
+
+    assert dead.source_topic == "ledger.public.accounts"
+    assert dead.source_position == "ledger.public.accounts/?@?"
+    assert dead.line().endswith("?  ?: ")
+    assert dead.as_json()["key"] == "base64:/w=="
+
+
+def test_a_multi_line_reason_is_one_line():
+    dead = letter(written(error=ValueError("first\nsecond\n  third")))
+    assert dead.line().endswith("ValueError: first second third")
+
+
+def test_a_replay_carries_the_records_own_headers_and_says_where_it_came_from():
+    dead = letter(written([("id", b"e-1"), ("replayed-from", b"an earlier letter")]))
+
+    assert replay_headers(dead) == [("id", b"e-1"), ("replayed-from", b"ledger.public.accounts.dlq/2@17")]
+
+
+def test_a_record_within_the_limit_is_kept_whole():
+    headers = written()
+    assert fit_record(b"k", b"v" * 1000, headers, 1_000_000) == (b"k", b"v" * 1000, headers)
+
+
+def test_a_record_over_the_limit_loses_its_value_and_says_so():
+    headers = written()
+    key, value, fitted = fit_record(b"42", b"v" * 1_200_000, headers, 1_000_000)
+
+    assert (key, value) == (b"42", None)
+    assert fitted[:-1] == headers
+    assert fitted[-1] == ("dlq.omitted", b"value (1200000 bytes) left out: over the producer's limit of "
+                                         b"1000000 bytes per record")
+    assert letter(fitted, value=None).omitted.startswith("value (1200000 bytes) left out")
+
+
+def test_a_key_over_the_limit_goes_too():
+    key, value, fitted = fit_record(b"k" * 2000, b"v", [], 1000 + RECORD_OVERHEAD)
+    assert (key, value) == (None, None)
+    assert dict(fitted)["dlq.omitted"].startswith(b"value (1 bytes) and key (2000 bytes) left out")
+
+
+@pytest.mark.parametrize("text, expected", [("17", Position(None, 17)), ("2@17", Position(2, 17)),
+                                            (" 0@0 ", Position(0, 0))])
+def test_positions_parse(text, expected):
+    assert parse_position(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "-1", "2@", "@3", "a@1", "1:2", "1.5"])
+def test_a_bad_position_says_how_to_write_one(text):
+    with pytest.raises(ValueError, match="PARTITION@OFFSET"):
+        parse_position(text)
+
+
+def test_topic_names():
+    assert source_topic_name("ledger.public.accounts.dlq") == "ledger.public.accounts"
+    assert dlq_names(["a", "a.dlq", "b.dlq", "a"]) == ["a.dlq", "b.dlq"]
+
+
+def test_choosing_letters_by_position():
+    letters = [letter([], partition=0, offset=0), letter([], partition=2, offset=0), letter([], partition=2, offset=1)]
+
+    assert _choose(letters, [Position(None, 1), Position(2, 0), Position(2, 1)], "t.dlq") == letters[2:0:-1]
+    with pytest.raises(UsageError, match=r"Offset 0 is in partitions 0 and 2 of t.dlq; .* --offset 0@0"):
+        _choose(letters, [Position(None, 0)], "t.dlq")
+    with pytest.raises(UsageError, match="t.dlq has no dead letter at offset 1@0"):
+        _choose(letters, [Position(1, 0)], "t.dlq")
+
+
+def test_replay_wants_offsets_or_all_not_both(capsys):
+    parser = build_parser()
+    assert parser.parse_args(["replay", "t.dlq", "--offset", "1", "--offset", "2@3"]).offsets == [
+        Position(None, 1), Position(2, 3)]
+    for argv in (["replay", "t.dlq"], ["replay", "t.dlq", "--all", "--offset", "1"], ["replay", "t.dlq", "--offset", "x"]):
+        with pytest.raises(SystemExit) as exit_:
+            parser.parse_args(argv)
+        assert exit_.value.code == 2
+
+
+def test_a_malformed_setting_is_one_sentence(monkeypatch):
+    import settings
+
+    monkeypatch.setattr(settings, "_loaded", None)
+    monkeypatch.setenv("WEB_PORT", "six")
+    err = io.StringIO()
+
+    assert main(["list"], out=io.StringIO(), err=err) == 2
+    assert err.getvalue() == "error: WEB_PORT='six' is not a number; set WEB_PORT to a number or unset it.\n"
