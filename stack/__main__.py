@@ -6,6 +6,8 @@ import argparse
 import subprocess
 import sys
 
+import psycopg
+
 from cdc.connect_client import ConnectError
 from cdc.connector_files import ConnectorFileError
 
@@ -48,6 +50,11 @@ def main(argv=None) -> int:
             print(", ".join(apply_migrations(layout.database_url)) or "up to date")
     except (StackError, ConnectError, ConnectorFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.OperationalError:
+        # psycopg's message may quote the connection string; say what to do without it.
+        print("error: the ledger database is unreachable; check DATABASE_URL, or unset it to use the local one.",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; run `make down` to stop what was started", file=sys.stderr)
