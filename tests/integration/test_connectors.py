@@ -272,7 +272,7 @@ def test_diff_of_the_applied_files_is_0(stack_env, connectors, first_apply):
 def test_an_edited_file_shows_in_diff_and_apply_updates_it(stack_env, connectors, first_apply, db):
     assert first_apply.returncode == 0, first_apply.stderr
     config = connectors.config(connectors.ledger)
-    config["poll.interval.ms"] = "200"  # added
+    config["heartbeat.interval.ms"] = "60000"  # added
     config["snapshot.mode"] = "when_needed"  # changed
     del config["tombstones.on.delete"]  # removed (its default is the same: true)
     connectors.write(connectors.ledger, config)
@@ -282,7 +282,7 @@ def test_an_edited_file_shows_in_diff_and_apply_updates_it(stack_env, connectors
     assert diff.returncode == 1, diff.stderr
     assert diff.stdout.splitlines() == [
         f"{connectors.ledger}: 3 differences",
-        '  + poll.interval.ms: 200',
+        '  + heartbeat.interval.ms: 60000',
         '  ~ snapshot.mode: initial -> when_needed',
         '  - tombstones.on.delete: true',
     ]
