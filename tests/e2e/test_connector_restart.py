@@ -19,8 +19,8 @@ from stack.layout import StackLayout
 from stack.processes import pid_alive, read_pid
 from tests.support import oracle
 from tests.support.consistency import (
-    alert_mismatches, balance_mismatches, ledger_transactions, sql_balances, sql_turnover, summary, turnover_mismatches,
-    view_alerts,
+    alert_mismatches, balance_mismatches, ledger_transactions, sql_balances, sql_turnover, turnover_mismatches,
+    view_alerts, wait_until_views_agree,
 )
 from tests.support.kafka import read_topic
 from tests.support.ledger_load import LoadPlan, LoadRunner
@@ -81,12 +81,7 @@ def test_a_connect_worker_killed_mid_load_loses_no_change_and_counts_none_twice(
         turnover = sql_turnover(db, accounts)
         expected = oracle.expected_alerts(txns)
         url = worker.url
-        eventually(lambda: summary(balance_mismatches(url, balances)), lambda m: m[0] == 0, timeout=CATCH_UP,
-                   interval=2, what="every balance equal to the database")
-        eventually(lambda: summary(turnover_mismatches(url, turnover)), lambda m: m[0] == 0, timeout=CATCH_UP,
-                   interval=2, what="every day's turnover equal to the SQL aggregate")
-        eventually(lambda: summary(alert_mismatches(expected, view_alerts(url, accounts))), lambda m: not m,
-                   timeout=CATCH_UP, interval=2, what="the served alerts equal to the oracle's")
+        wait_until_views_agree(url, accounts, balances, turnover, expected, timeout=CATCH_UP)
 
         # Exactly, at once: each day counts each transaction once, whatever was sent twice.
         assert balance_mismatches(url, balances) == []

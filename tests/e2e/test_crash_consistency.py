@@ -22,7 +22,7 @@ from stack.layout import StackLayout
 from tests.support import oracle
 from tests.support.consistency import (
     alert_mismatches, balance_low_events, balance_mismatches, ledger_transactions, sql_balances, sql_turnover, summary,
-    topic_alerts, turnover_mismatches, view_alerts,
+    topic_alerts, turnover_mismatches, view_alerts, wait_until_views_agree,
 )
 from tests.support.ledger_load import LoadPlan, LoadRunner
 from tests.support.ledger_sql import open_account
@@ -102,12 +102,7 @@ def test_sigkills_and_a_lost_local_state_during_the_load_lose_and_double_nothing
         assert min(by_rule.values()) >= 50, f"the load should make both rules fire many times: {by_rule}"
 
         url = worker.url
-        eventually(lambda: summary(balance_mismatches(url, balances)), lambda m: m[0] == 0, timeout=CATCH_UP,
-                   interval=2, what="every balance equal to the database")
-        eventually(lambda: summary(turnover_mismatches(url, turnover)), lambda m: m[0] == 0, timeout=CATCH_UP,
-                   interval=2, what="every day's turnover equal to the SQL aggregate")
-        eventually(lambda: summary(alert_mismatches(expected, view_alerts(url, accounts))), lambda m: not m,
-                   timeout=CATCH_UP, interval=2, what="the served alerts equal to the oracle's")
+        wait_until_views_agree(url, accounts, balances, turnover, expected, timeout=CATCH_UP)
         caught_up = time.monotonic() - load_done
         on_topic = eventually(lambda: topic_alerts(stack_env["KAFKA_BOOTSTRAP"], accounts),
                               lambda t: set(expected) <= t.ids, timeout=CATCH_UP, interval=2,

@@ -18,11 +18,13 @@ from eventcodec.envelope import decode_envelope
 from tests.support.http import get_json
 from tests.support.kafka import read_topic
 from tests.support.oracle import ExpectedAlert, Txn, alert_from_event, alert_from_view
+from tests.support.waiting import eventually
 from topics import BALANCE_LOW, WITHDRAWAL_ALERTS
 
 __all__ = [
     "ledger_transactions", "sql_balances", "sql_turnover", "balance_mismatches", "turnover_mismatches",
     "view_alerts", "alert_mismatches", "TopicAlerts", "topic_alerts", "balance_low_events", "summary",
+    "wait_until_views_agree",
 ]
 
 T = TypeVar("T")
@@ -175,3 +177,15 @@ def balance_low_events(bootstrap: str, accounts: Sequence[int]) -> Dict[int, set
         decoded = decode_envelope(record.value)
         found[decoded.payload.account_id].add(decoded.envelope.event_id)
     return found
+
+
+def wait_until_views_agree(url: str, accounts: Sequence[int], balances: Dict[int, str],
+                           turnover: Dict[Tuple[int, date], Dict[str, Any]], expected: Dict[str, ExpectedAlert],
+                           *, timeout: float) -> None:
+    """Wait until every balance, every day's turnover and the served alerts equal the database's."""
+    eventually(lambda: summary(balance_mismatches(url, balances)), lambda m: m[0] == 0, timeout=timeout,
+               interval=2, what="every balance equal to the database")
+    eventually(lambda: summary(turnover_mismatches(url, turnover)), lambda m: m[0] == 0, timeout=timeout,
+               interval=2, what="every day's turnover equal to the SQL aggregate")
+    eventually(lambda: summary(alert_mismatches(expected, view_alerts(url, accounts))), lambda m: not m,
+               timeout=timeout, interval=2, what="the served alerts equal to the oracle's")
