@@ -12,6 +12,7 @@ from typing import Optional
 import faust
 from mode.utils.objects import cached_property
 
+from batching import BatchAgents
 from settings import Settings, load_settings
 from startup import BrokerProbe, LedgerBootStrategy
 
@@ -19,18 +20,33 @@ __all__ = ["LedgerApp", "create_app", "app"]
 
 
 class LedgerApp(faust.App):
-    """faust.App whose Kafka transport can correct end offsets (see transport/end_offsets.py), and
-    whose worker serves /health first and waits for the broker instead of crashing (startup.py)."""
+    """faust.App with batch agents (batching/), a Kafka transport that can correct end offsets
+    (transport/end_offsets.py), and a worker that serves /health first and waits for the broker
+    instead of crashing (startup.py)."""
 
     BootStrategy = LedgerBootStrategy
 
     def __init__(self, *args, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
-                 web_token: str = "", **kwargs) -> None:
+                 web_token: str = "", state_flush_interval_s: float = 0.5, state_flush_records: int = 20000,
+                 **kwargs) -> None:
         # Read by transport/kafka.py.
         self.end_offsets_probe = end_offsets_probe
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self._web_token = web_token
+        self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
+                                        flush_records=state_flush_records)
         super().__init__(*args, **kwargs)
+
+    def batch_agent(self, topic):
+        """Decorator: `async def handler(batch: PartitionBatch)` takes `topic` a partition's batch at a time."""
+        def register(handler):
+            self.batch_agents.register(topic, handler)
+            return handler
+        return register
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self.batch_agents.subscribe()
 
     def on_webserver_init(self, web) -> None:
         if self._web_token:
@@ -39,8 +55,6 @@ class LedgerApp(faust.App):
             require_bearer_token(web, self._web_token)
 
     def _new_transport(self):
-        if not self.end_offsets_probe and self.fetch_max_wait_ms is None:
-            return super()._new_transport()
         from transport.kafka import Transport
 
         return Transport(self.conf.broker_consumer, self)
@@ -69,6 +83,8 @@ def create_app(settings: Settings) -> faust.App:
         # per event and far less broker work (results/), for at most 10 ms more latency.
         producer_linger=settings.producer_linger_ms / 1000,
         web_token=settings.web_token,
+        state_flush_interval_s=settings.state_flush_interval_ms / 1000,
+        state_flush_records=settings.state_flush_records,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
         # One folder per app id: state of another app (or an earlier id) is never read as ours.

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from functools import lru_cache
 
-from faust.types import EventT
+from faust.types import EventT, Message
 
 from app import app
 from deadletters.letters import dead_letter_headers, dead_letter_topic_name, fit_record
 from topics import PARTITIONS
 
-__all__ = ["dead_letter", "dead_letter_topic_name"]
+__all__ = ["dead_letter", "dead_letter_message", "dead_letter_topic_name"]
 
 _declared: set = set()
 
@@ -24,13 +24,17 @@ def _dead_letter_topic(source_topic: str):
 
 
 async def dead_letter(event: EventT, error: Exception, *, agent: str) -> None:
+    """Send the event's record to its dead-letter topic (see dead_letter_message)."""
+    await dead_letter_message(event.message, error, agent=agent)
+
+
+async def dead_letter_message(message: Message, error: Exception, *, agent: str) -> None:
     """Send the original bytes, untouched, with headers that say what went wrong and where.
 
     The original headers are kept (a replay needs them, e.g. an outbox event's `id` and
     `eventType`). A record too large for the producer keeps its headers and loses its value
     (and key, if need be), with a `dlq.omitted` header saying so, rather than stopping the agent.
     """
-    message = event.message
     headers = dead_letter_headers(_header_pairs(message.headers), error, topic=message.topic,
                                   partition=message.partition, offset=message.offset, agent=agent,
                                   now_ms=int(time.time() * 1000))

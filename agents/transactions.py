@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from app import app
+from batching import PartitionBatch
 from cdc.changes import DecodeError, Tombstone
 from cdc.decode import decode_change
 from projections.alerts import add_alert, alert_row
@@ -17,7 +18,7 @@ from tables.rule_state import history_from_rows, history_to_rows, withdrawal_his
 from tables.turnover import turnover_by_account
 from topics import TRANSACTION_CHANGES, faust_topic
 
-from .dead_letters import dead_letter
+from .dead_letters import dead_letter_message
 from .publishing import publish_alert
 
 __all__ = ["fold_transactions"]
@@ -25,19 +26,23 @@ __all__ = ["fold_transactions"]
 transaction_changes = faust_topic(app, TRANSACTION_CHANGES)
 
 
-@app.agent(transaction_changes)
-async def fold_transactions(stream):
+@app.batch_agent(transaction_changes)
+async def fold_transactions(batch: PartitionBatch) -> None:
     """Input ledger.public.transactions, keyed by account id (in commit order per account).
 
     Writes turnover_by_account and, for withdrawals, withdrawal_history_by_account and
-    alerts_by_account; sends each alert to alerts.withdrawals. Undecodable records go to
-    ledger.public.transactions.dlq.
+    alerts_by_account; sends each alert to alerts.withdrawals as it fires. Undecodable records go
+    to ledger.public.transactions.dlq. A batch agent (batching/): the rows it reads and writes are
+    cached and reach the tables at the next flush.
     """
     settings = load_settings()
     rules = settings.rule_settings()
-    async for event in stream.events():
+    turnover = batch.rows(turnover_by_account)
+    histories = batch.rows(withdrawal_history_by_account)
+    alert_rows = batch.rows(alerts_by_account)
+    for record in batch.records:
         try:
-            change = decode_change(event.key, event.value)
+            change = decode_change(record.key, record.value)
             if isinstance(change, Tombstone):
                 continue
             txn = transaction_from_change(change)
@@ -45,20 +50,20 @@ async def fold_transactions(stream):
                 # State lives in the key's partition; a record keyed otherwise would split it.
                 raise DecodeError(f"record key {change.key!r} is not the transaction's account {txn.account_id}")
         except DecodeError as exc:
-            await dead_letter(event, exc, agent="fold_transactions")
+            await dead_letter_message(batch.message(record), exc, agent="fold_transactions")
             continue
         account = txn.account_id
-        turnover_by_account[account] = add_to_turnover(
-            turnover_by_account.get(account), txn, retention_days=settings.turnover_retention_days)
+        turnover[account] = add_to_turnover(turnover.get(account), txn,
+                                            retention_days=settings.turnover_retention_days)
         if txn.kind != WITHDRAWAL or txn.amount < rules.large:
             continue
-        history = history_from_rows(account, withdrawal_history_by_account.get(account))
+        history = history_from_rows(account, histories.get(account))
         new_history, alerts = evaluate_withdrawal(history, txn.as_withdrawal(), rules, datetime.now(timezone.utc))
         if new_history != history:
-            withdrawal_history_by_account[account] = history_to_rows(new_history)
+            histories[account] = history_to_rows(new_history)
         if alerts:
-            rows = alerts_by_account.get(account)
+            rows = alert_rows.get(account)
             for alert in alerts:
                 rows = add_alert(rows, alert_row(alert), keep=settings.alerts_kept_per_account)
                 await publish_alert(alert, change)
-            alerts_by_account[account] = rows
+            alert_rows[account] = rows

@@ -66,6 +66,12 @@ class Settings:
         help="Longest wait of a consumer fetch (Faust's fixed 1500 when unset; short on the local broker).",
     )
     producer_linger_ms: int = _env("PRODUCER_LINGER_MS", 10, help="How long the producer batches records.")
+    state_flush_interval_ms: int = _env(
+        "STATE_FLUSH_INTERVAL_MS", 500,
+        help="Batch agents write cached table rows to the tables (and changelogs) at least this often.",
+    )
+    state_flush_records: int = _env(
+        "STATE_FLUSH_RECORDS", 20000, help="...or as soon as this many records of a partition wait for a flush.")
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level.")
     # Detection rules (rules/withdrawals.py) and read models.
     large_withdrawal: Decimal = _env("RULE_LARGE_WITHDRAWAL", Decimal("200.00"),

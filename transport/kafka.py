@@ -1,4 +1,4 @@
-"""Faust's aiokafka transport, with the corrections the local broker needs when asked for them."""
+"""Faust's aiokafka transport, with batch agents (batching/) and the corrections the local broker needs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import List, Mapping
 from aiokafka import AIOKafkaConsumer
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+
+from batching.consumer import BatchingConsumerMixin
 
 from .end_offsets import true_end_offsets
 
@@ -33,7 +35,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         return await true_end_offsets(servers, listed)
 
 
-class _Consumer(faust_aiokafka.Consumer):
+class _Consumer(BatchingConsumerMixin, faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 

@@ -1,0 +1,179 @@
+"""The batch agents of an app: which topics they take, delivering batches, flushing, revoking.
+
+Guarantees (at least once, as Faust's agents):
+- Records of a partition reach its agent in offset order, one batch per fetch.
+- A batch's table writes go to the cache of its partition (state.py) and reach the tables at the
+  next flush: when the oldest unflushed record is `flush_interval_s` old, when `flush_records`
+  records are waiting, or when the worker stops. Only then are the offsets acknowledged, so a
+  commit (which first flushes the producer: changelogs and sent events) covers nothing whose
+  effects are not in the tables and their changelogs.
+- On revocation a partition's unflushed cache is dropped; whoever takes the partition replays
+  from the committed offset against the tables as flushed. Effects must therefore be idempotent
+  (as they are for Faust's agents after a crash), and events an agent sends may be sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+
+from faust.events import Event
+from faust.types import TP, TableT, TopicT
+
+from .state import CachedRows, PartitionState
+
+__all__ = ["BatchAgents", "PartitionBatch", "BatchHandler"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PartitionBatch:
+    """What a batch agent gets: the records of one partition from one fetch, in offset order.
+
+    `records` are the client's records (`key`, `value`, `offset`, `timestamp`, `headers`, ...).
+    """
+
+    tp: TP
+    records: Sequence[Any]
+    _state: PartitionState
+    _to_message: Callable[[TP, Any], Any]
+
+    def rows(self, table: TableT) -> CachedRows:
+        """The table's rows as this agent sees them (cached; written back at the next flush)."""
+        return self._state.rows(table)
+
+    def message(self, record: Any):
+        """The Faust message for a record (for dead letters, which keep its topic, partition, offset)."""
+        return self._to_message(self.tp, record)
+
+
+BatchHandler = Callable[[PartitionBatch], Awaitable[None]]
+
+
+class _Progress:
+    """Records handled by an agent and when the first and last were: served on /health."""
+
+    __slots__ = ("records", "first_at", "last_at")
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.first_at: Optional[float] = None
+        self.last_at: Optional[float] = None
+
+    def as_dict(self) -> Dict[str, Any]:
+        return {"records": self.records, "first_at": self.first_at, "last_at": self.last_at}
+
+
+class BatchAgents:
+    def __init__(self, app, *, flush_interval_s: float, flush_records: int) -> None:
+        self.app = app
+        self.flush_interval_s = flush_interval_s
+        self.flush_records = flush_records
+        self.topics: Dict[str, TopicT] = {}
+        self._handlers: Dict[str, BatchHandler] = {}
+        self._names: Dict[str, str] = {}
+        self._states: Dict[TP, PartitionState] = {}
+        self._progress: Dict[str, _Progress] = {}
+        # Held while a batch is handled or flushed; revocation waits for it, so a partition's
+        # cache is never dropped (or its tables closed) under a running batch.
+        self.lock = asyncio.Lock()
+
+    # ------------------------------------------------------------------ registration
+
+    def register(self, topic: TopicT, handler: BatchHandler) -> None:
+        for name in topic.topics:
+            if name in self._handlers:
+                raise ValueError(f"topic {name!r} already has a batch agent ({self._names[name]})")
+            self.topics[name] = topic
+            self._handlers[name] = handler
+            self._names[name] = f"{handler.__module__}.{handler.__qualname__}"
+            self._progress[name] = _Progress()
+
+    def subscribe(self) -> None:
+        """Add the topics to the app's conductor, so the consumer subscribes to them."""
+        for topic in set(self.topics.values()):
+            self.app.topics.add(topic)
+
+    def progress(self) -> Dict[str, Dict[str, Any]]:
+        return {self._names[name]: {"topic": name, **p.as_dict()} for name, p in self._progress.items()}
+
+    # ------------------------------------------------------------------ called by the consumer
+
+    async def deliver(self, consumer, batches: Mapping[TP, List[Any]], generation_id: int) -> None:
+        """Hand each partition's records to its agent (the consumer's fetch loop awaits this)."""
+        async with self.lock:
+            for tp, records in batches.items():
+                if consumer.app.consumer_generation_id != generation_id or not consumer.flow_active:
+                    # A rebalance began: the new assignment seeks to the committed offsets, so
+                    # what was fetched before it is fetched again.
+                    return
+                if tp not in consumer._get_active_partitions():
+                    continue
+                await self._deliver(consumer, tp, records)
+
+    async def _deliver(self, consumer, tp: TP, records: List[Any]) -> None:
+        # The next offset to read: set here after each batch, and by Faust when it seeks.
+        read_offset = consumer._read_offset[tp]
+        if read_offset is not None and records[0].offset < read_offset:
+            # An offset before the read position was delivered already.
+            records = [r for r in records if r.offset >= read_offset]
+            if not records:
+                return
+        state = self._states.get(tp)
+        if state is None:
+            message = consumer._to_message(tp, records[0])
+            state = self._states[tp] = PartitionState(tp, Event(self.app, message.key, message.value,
+                                                                 message.headers, message))
+        # Offsets skipped between two batches (compacted away, transaction markers) are done too.
+        first = records[0].offset if read_offset is None else min(read_offset, records[0].offset)
+        with state.current():
+            await self._handlers[tp.topic](PartitionBatch(tp, records, state, consumer._to_message))
+        last = records[-1].offset
+        consumer._read_offset[tp] = last + 1
+        state.processed(first, last, len(records))
+        progress = self._progress[tp.topic]
+        now = time.time()
+        if progress.first_at is None:
+            progress.first_at = now
+        progress.last_at = now
+        progress.records += len(records)
+
+    async def flush_due(self, consumer, *, force: bool = False) -> int:
+        """Flush the partitions whose cache is due (all with `force`); returns records acknowledged."""
+        now = time.monotonic()
+        acked = 0
+        async with self.lock:
+            for state in self._states.values():
+                if force or state.due(self.flush_interval_s, self.flush_records, now):
+                    acked += self._flush(consumer, state)
+        if acked and consumer._commit_every is not None and consumer._n_acked >= consumer._commit_every:
+            consumer._n_acked = 0
+            await consumer.commit()
+        return acked
+
+    def _flush(self, consumer, state: PartitionState) -> int:
+        done = state.write_back()
+        if done is None:
+            return 0
+        tp = state.tp
+        committed = consumer._committed_offset[tp]
+        if committed is not None and done.start < committed:
+            done = range(committed, done.stop)
+        # Acknowledged in bulk, as consumer.ack() would one message at a time: the commit takes
+        # the first unbroken run of acknowledged offsets.
+        consumer._acked[tp].extend(done)
+        consumer._acked_index[tp].update(done)
+        consumer._n_acked += len(done)
+        return len(done)
+
+    def drop(self, revoked: Iterable[TP]) -> None:
+        """Forget the unflushed work of revoked partitions (call with the lock held)."""
+        for tp in revoked:
+            state = self._states.pop(tp, None)
+            if state is not None and state.pending_records:
+                log.info("Revoked %s with %d unflushed records: its next owner replays them", tp,
+                         state.pending_records)
