@@ -130,16 +130,20 @@ class BatchAgents:
                                                                  message.headers, message))
         # Offsets skipped between two batches (compacted away, transaction markers) are done too.
         first = records[0].offset if read_offset is None else min(read_offset, records[0].offset)
+        started = time.time()
         with state.current():
             await self._handlers[tp.topic](PartitionBatch(tp, records, state, consumer._to_message))
         last = records[-1].offset
         consumer._read_offset[tp] = last + 1
         state.processed(first, last, len(records))
+        # Faust's livelock check (verify_event_path) reports a partition whose stream takes nothing.
+        monitor = getattr(consumer.app, "monitor", None)
+        if monitor is not None and monitor.stream_inbound_time is not None:
+            monitor.stream_inbound_time[tp] = time.monotonic()
         progress = self._progress[tp.topic]
-        now = time.time()
         if progress.first_at is None:
-            progress.first_at = now
-        progress.last_at = now
+            progress.first_at = started
+        progress.last_at = time.time()
         progress.records += len(records)
 
     async def flush_due(self, consumer, *, force: bool = False) -> int:

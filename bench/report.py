@@ -20,7 +20,7 @@ from .profile import read_profile  # noqa: E402
 __all__ = ["write_report"]
 
 COLORS = {"ledgerstream": "#1f77b4", "quix": "#ff7f0e", "bytewax": "#2ca02c", "bare": "#7f7f7f",
-          "bare-logic": "#9467bd", "prototype": "#17becf"}
+          "bare-logic": "#9467bd", "baseline": "#aec7e8"}
 
 
 def _f(x: Optional[float], digits: int = 0) -> str:
@@ -61,16 +61,14 @@ def _throughput_plot(rows: List[dict], path: Path) -> None:
 def _latency_plot(rows: List[dict], path: Path) -> None:
     rows = [r for r in rows if r.get("received_ms")]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    prototype_colors = iter(("#d62728", "#17becf", "#8c564b", "#e377c2"))
     for r in rows:
-        color = next(prototype_colors) if "prototype" in r["label"] else COLORS.get(r["impl"])
+        color = COLORS.get(r["impl"])
         for ax, key in ((axes[0], "received_ms"), (axes[1], "produced_ms")):
             values = sorted(r[key])
             if not values:
                 continue
             ys = [i / (len(values) - 1 or 1) for i in range(len(values))]
-            ax.plot([max(v, 0.1) for v in values], ys, label=r["label"], color=color,
-                    ls="--" if "prototype" in r["label"] else "-")
+            ax.plot([max(v, 0.1) for v in values], ys, label=r["label"], color=color)
     for ax, title in ((axes[0], "commit (source.ts_ms) to alert received by a consumer"),
                       (axes[1], "commit (source.ts_ms) to alert record timestamp (produced)")):
         ax.set_xscale("log")
@@ -210,7 +208,8 @@ def write_report(folder: Path) -> Path:
     add("## Throughput")
     add("")
     add(f"All {ds['transactions']:,} events were on the topic before each run started. Events/s is the events "
-        "over the processing window, from the first event processed to the last (ledgerstream: the first and "
+        "over the processing window, from the first event processed to the last (ledgerstream: as its worker "
+        "reports them on /health, its batch agent's first and last batch; the per-event baseline: the first and "
         "last record of its turnover changelog, written once per event; peers: their own progress file), so "
         "start-up and consumer-group joins are outside it. CPU-s are the worker processes' own (user + system, "
         "all threads, psutil sampled every 0.1 s, interpolated over the window); the broker's CPU in the same "
@@ -273,8 +272,9 @@ def write_report(folder: Path) -> Path:
             add("")
         add(f"With two ledgerstream workers the workers and the broker kept {busy:.2f} of the machine's "
             f"{m['cpus']} CPUs busy over the window (plus whatever else ran on the machine): on this machine a "
-            "second worker has little CPU left to use, and ledgerstream's broker traffic (a changelog record per "
-            "event) costs the shared CPU too. On separate machines the partitions (4) bound the useful workers.")
+            "second worker has little CPU left to use, and the broker's share grows with the number of workers "
+            "(more fetches, more changelog flushes). On separate machines the partitions (4) bound the useful "
+            "workers.")
         add("")
 
     add("## Latency at a fixed offered load")
@@ -372,31 +372,7 @@ def write_report(folder: Path) -> Path:
         add("![profile](profile.png)")
         add("")
 
-    if r.get("prototypes"):
-        protos = r["prototypes"]
-        base = protos[0]
-        again = next((x for x in protos if x["label"].endswith("(again)") and not x.get("error")), None)
-        add("## Optimisation prototypes (bench only; the product's modules are unchanged)")
-        add("")
-        add(f"Side by side on one broker with {base['events']:,} events, one worker each; the unchanged worker "
-            "ran first and last, so the spread between those two is the noise of this machine.")
-        add("")
-        add("| variant | events/s | events per CPU-s | broker CPU-s | vs as it is (events/s) | vs as it is "
-            "(per CPU-s) | same alerts |")
-        add("|---|---|---|---|---|---|---|")
-        ref_rate = sum(x["events_per_s"] for x in (base, again) if x) / (2 if again else 1)
-        ref_cpu = sum(x["events_per_cpu_s"] for x in (base, again) if x) / (2 if again else 1)
-        for x in protos:
-            if x.get("error"):
-                add(f"| {x['label']} | failed: {x['error'][:200]} | | | | | |")
-                continue
-            add(f"| {x['label']} | {_f(x['events_per_s'])} | {_f(x['events_per_cpu_s'])} | {_f(x['broker_cpu_s'], 1)}"
-                f" | {_ratio(x['events_per_s'], ref_rate)} | {_ratio(x['events_per_cpu_s'], ref_cpu)} | {_match(x)} |")
-        add("")
-        add("Ratios are to the mean of the two unchanged runs.")
-        add("")
-
-    _proposals(r, add, ls1)
+    _before_after(tp, add)
 
     add("## How to read this")
     add("")
@@ -405,7 +381,8 @@ def write_report(folder: Path) -> Path:
         "The ratios between implementations measured minutes apart are the result; absolute rates are not "
         "claims about any other machine.")
     add("- Equal work: every implementation decodes the same bytes with the same decoder and runs the same "
-        "pure functions; durability differs (ledgerstream writes a changelog record per table write; Quix "
+        "pure functions; durability differs (ledgerstream writes a changelog record per changed row at each "
+        "flush of its batch agent's cache, every 500 ms; the per-event baseline one per table write; Quix "
         "Streams writes its changelog at each checkpoint; Bytewax and the bare loop keep state in memory only).")
     add("- The bare loop's figures are the ceiling of any Python consumer here: what it costs to receive and "
         "parse the records and nothing else.")
@@ -419,59 +396,35 @@ def write_report(folder: Path) -> Path:
     return report
 
 
-def _proposals(r: dict, add, ls1: Optional[dict]) -> None:
-    """What the measurements suggest changing in the product, each with its measured gain."""
-    protos = {x["label"]: x for x in r.get("prototypes", []) if not x.get("error")}
-    base = [x for k, x in protos.items() if k.startswith("ledgerstream as it is")]
-    if not base:
+def _before_after(tp: List[dict], add) -> None:
+    """The product against its per-event baseline, both measured in this run on the same broker."""
+    after = next((x for x in tp if x["impl"] == "ledgerstream" and x["workers"] == 1 and not x.get("error")), None)
+    before = next((x for x in tp if x["impl"] == "baseline" and not x.get("error")), None)
+    if not (after and before):
         return
-    cpu0 = sum(x["events_per_cpu_s"] for x in base) / len(base)
-    rate0 = sum(x["events_per_s"] for x in base) / len(base)
-    broker0 = sum(x["broker_cpu_s"] for x in base) / len(base)
-
-    def gain(label_start: str) -> str:
-        x = next((v for k, v in protos.items() if k.startswith(label_start)), None)
-        if x is None:
-            return "not measured"
-        return (f"{x['events_per_cpu_s'] / cpu0:.2f}x events per CPU-s, {x['events_per_s'] / rate0:.2f}x events/s, "
-                f"broker CPU {broker0:.1f} -> {x['broker_cpu_s']:.1f} s")
-
-    lat = {x["label"]: x for x in r.get("latency", []) if not x.get("error")}
-    ls_lat = lat.get("ledgerstream")
-    fw = next((v for k, v in lat.items() if "fetch wait" in k), None)
-    add("## Proposals (measured with the prototypes above; the product's modules are unchanged)")
+    add("## Before and after: the batch agent")
     add("")
-    add(f"1. **Let the producer batch** (`producer_linger`, 10 ms): {gain('ledgerstream + producer_linger')}. "
-        "Every table write sends a changelog record and each is sent on its own (Faust's default linger is 0), "
-        "which is the profile's largest share (sending, mostly socket writes) and most of the broker's CPU. "
-        "Faust reads `PRODUCER_LINGER` (seconds) from the environment, which is how the prototype set it; in the "
-        "product it belongs in `settings/` and `app.py` (`create_app(..., producer_linger=...)`).")
-    add(f"2. **Touch the tables once per account per batch** in `agents/transactions.py` `fold_transactions`: "
-        "`stream.take_events(2000, within=0.05)`, decode all, group by account (commit order kept), then one "
-        "`get` and at most one write per table per account, alerts sent as they fire "
-        f"(`bench/proto/batched.py`): {gain('prototype: per-batch table access (')}; with the linger of 1: "
-        f"{gain('prototype: per-batch table access + producer')}. Same alert ids. A batch has no current event, "
-        "and Faust's RocksDB store and changelog take the partition from it: the prototype sets each account's "
-        "last event as current around its writes; the product would want that in a small helper next to the "
-        "tables. Costs up to `within` (50 ms) of added latency.")
-    if ls_lat and fw:
-        add(f"3. **Shorten the consumer's fetch wait**: Faust builds its aiokafka consumer with a fixed "
-            "`fetch_max_wait_ms=1500` (`faust/transport/drivers/aiokafka.py`), no setting changes it. On this "
-            f"broker alerts then wait about a second: p50 {ls_lat['received_ms_p50']:,.0f} ms, p99 "
-            f"{ls_lat['received_ms_p99']:,.0f} ms at {ls_lat['rate']:,.0f} events/s; with 100 ms "
-            f"(`bench/proto/fetch_wait.py`) p50 {fw['received_ms_p50']:,.0f} ms, p99 {fw['received_ms_p99']:,.0f} ms, "
-            f"for more CPU at that load ({100 * ls_lat['cpu_share']:.0f}% -> {100 * fw['cpu_share']:.0f}% of a CPU; "
-            "more fetch round trips). The place is `transport/kafka.py` (the project's own consumer thread), "
-            "with a setting; check the effect on Apache Kafka before changing production, whose broker answers "
-            "a fetch as soon as data is there.")
-    add("4. **Not worth it now**: the job's own code (decode, turnover, rules, alerts) is a small share of the "
-        "profile; the bare loop runs the same logic at "
-        + (f"{next((x['events_per_cpu_s'] for x in _summarise(r['throughput']) if x['impl'] == 'bare-logic'), 0):,.0f}"
-           " events per CPU-s" if r.get("throughput") else "a much higher rate")
-        + ". Faster decoding or fewer allocations per event would gain a few per cent at most. What remains after "
-        "1 and 2 is Faust's per-event path (stream, conductor, acks, sensors, an asyncio wake-up per event): "
-        "closing the gap to Quix Streams needs a hot path that leaves it (a per-partition batch loop), not "
-        "faster rules.")
+    add("The throughput runs above include ledgerstream as it was before batch agents "
+        "(`bench/baseline/per_event.py`: the same tables, topics and pure functions, with fold_transactions a "
+        "Faust agent over `stream.events()`), on the same broker, in the same rounds.")
+    add("")
+    add("| | events/s | events per CPU-s | worker CPU-s | broker CPU-s | events per CPU-s incl. broker | "
+        "peak RSS MB | same alerts |")
+    add("|---|---|---|---|---|---|---|---|")
+    for x in (before, after):
+        add(f"| {x['label']} | {_f(x['events_per_s'])} | {_f(x['events_per_cpu_s'])} | {_f(x['cpu_s'], 1)} | "
+            f"{_f(x['broker_cpu_s'], 1)} | {_f(x.get('events_per_cpu_s_incl_broker'))} | {_f(x['peak_rss_mb'])} | "
+            f"{_match(x)} |")
+    add(f"| after / before | {_ratio(after['events_per_s'], before['events_per_s'])} | "
+        f"{_ratio(after['events_per_cpu_s'], before['events_per_cpu_s'])} | | | "
+        f"{_ratio(after.get('events_per_cpu_s_incl_broker'), before.get('events_per_cpu_s_incl_broker'))} | | |")
+    add("")
+    add("What changed (`batching/`, `agents/transactions.py`): the fetched records of a partition reach the agent "
+        "in one call instead of one Faust event each (no message object, conductor, queue, stream, ack or "
+        "`wait_first` per record), and the agent reads and writes table rows through a write-back cache flushed "
+        "every 500 ms (`STATE_FLUSH_INTERVAL_MS`), so a busy account's row is written (RocksDB put, changelog "
+        "record) once per flush rather than once per event. Offsets are acknowledged after the flush, so "
+        "commits never get ahead of the tables; alerts are still sent as they fire.")
     add("")
 
 

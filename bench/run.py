@@ -6,10 +6,11 @@ What it does, in one run (each step on a fresh, bare Tansu broker of its own, on
 1. builds the events (bench/dataset.py), checks their shape against the captured Debezium samples,
    and computes the expected alert ids (the rules over the events, in commit order per account);
 2. throughput: loads all transactions onto ledger.public.transactions, then runs the bare decode
-   loop, the bare loop with the job's logic, Quix Streams, Bytewax, ledgerstream (1 worker), Quix
-   Streams (2 workers) and ledgerstream (2 workers) over them;
+   loop, the bare loop with the job's logic, Quix Streams, Bytewax, ledgerstream (1 worker),
+   ledgerstream before batch agents (bench/baseline/per_event.py: "before" of the before/after),
+   Quix Streams (2 workers) and ledgerstream (2 workers) over them;
 3. scaling: the same for the first 20,000 and 100,000 events (ledgerstream, Quix Streams, bare);
-   on the 100,000 broker also the profile (py-spy) and the optimisation prototypes of bench/proto;
+   on the middle size also the profile (py-spy) of ledgerstream's worker;
 4. the accounts load: 100,000 transactions with their accounts changes (balance table and customer
    overview are fed by the accounts topic), ledgerstream only;
 5. latency: each implementation alone on a fresh broker, fed at half of ledgerstream's measured
@@ -41,14 +42,12 @@ from stack.layout import REPO_ROOT
 
 from . import kafka
 from .dataset import build_dataset, check_shape, expected_alert_ids
-from .runners import (INPUT, LEDGERSTREAM_ALERTS, OTHER_SOURCES, Context, Outcome, run_ledgerstream, run_paced,
-                      run_peer, stop_all)
+from .runners import (BASELINE, INPUT, LEDGERSTREAM_ALERTS, OTHER_SOURCES, Context, Outcome, run_ledgerstream,
+                      run_paced, run_peer, stop_all)
 
 __all__ = ["main"]
 
-LINGER = {"PRODUCER_LINGER": "0.01"}
-BATCHED = "bench.proto.batched"
-FETCH_WAIT = "bench.proto.fetch_wait"
+BEFORE_LABEL = "ledgerstream before: per-event agent (bench/baseline/per_event.py)"
 
 
 def _say(line: str) -> None:
@@ -146,7 +145,7 @@ def main(argv=None) -> int:
     command = "make bench" if not given else "python -m bench.run " + " ".join(given)
     results: Dict[str, object] = {"run_id": run_id, "started": started_at.isoformat(), "command": command,
                                   "commit": _commit(), "machine": _machine(), "versions": _versions(),
-                                  "throughput": [], "scaling": [], "prototypes": [], "latency": [],
+                                  "throughput": [], "scaling": [], "latency": [],
                                   "accounts_load": [], "profile": None}
     t0 = time.monotonic()
     ok = False
@@ -171,7 +170,9 @@ def main(argv=None) -> int:
                           lambda: run_peer(ctx, broker, "bare-logic", args.events, expected),
                           lambda: run_peer(ctx, broker, "quix", args.events, expected),
                           lambda: run_peer(ctx, broker, "bytewax", args.events, expected),
-                          lambda: run_ledgerstream(ctx, broker, args.events, expected, workers=1))
+                          lambda: run_ledgerstream(ctx, broker, args.events, expected, workers=1),
+                          lambda: run_ledgerstream(ctx, broker, args.events, expected, workers=1,
+                                                   label=BEFORE_LABEL, app_module=BASELINE, impl="baseline"))
             two_workers = (lambda: run_peer(ctx, broker, "quix", args.events, expected, workers=2),
                            lambda: run_ledgerstream(ctx, broker, args.events, expected, workers=2))
             # The one-worker runs twice, in rounds, so that a burst of other work on the machine
@@ -205,18 +206,6 @@ def main(argv=None) -> int:
                     _show(outcome)
                     results["scaling"].append(outcome.as_dict())
                 if n == mid:
-                    _say(f"prototypes (bench/proto) side by side on {n:,} events")
-                    baseline = results["scaling"][-1]  # ledgerstream's run just above, on this broker
-                    results["prototypes"].append({**baseline, "label": "ledgerstream as it is"})
-                    for label, module, env in (
-                            ("ledgerstream + producer_linger 10 ms (env PRODUCER_LINGER=0.01)", None, LINGER),
-                            ("prototype: per-batch table access (bench/proto/batched.py)", BATCHED, None),
-                            ("prototype: per-batch table access + producer_linger 10 ms", BATCHED, LINGER),
-                            ("ledgerstream as it is (again)", None, None)):
-                        outcome = run_ledgerstream(ctx, broker, n, expected_n, label=label, app_module=module,
-                                                   env=env, impl="prototype" if module or env else "ledgerstream")
-                        _show(outcome)
-                        results["prototypes"].append(outcome.as_dict())
                     _say(f"profile of ledgerstream (py-spy, 100 Hz) over {n:,} events")
                     raw = workdir / "profile-ledgerstream.txt"
                     outcome = run_ledgerstream(ctx, broker, n, expected_n, label="ledgerstream x1 under py-spy",
@@ -247,13 +236,8 @@ def main(argv=None) -> int:
         head = data.head(n)
         expected_n = expected_alert_ids(head.postings)
         _say(f"latency: {n:,} events at {rate:,.0f}/s (half of ledgerstream's {ls_rate:,.0f}/s)")
-        for impl, label, module, env in (("ledgerstream", "ledgerstream", None, None),
-                                         ("quix", "", None, None), ("bytewax", "", None, None),
-                                         ("bare-logic", "", None, None),
-                                         ("ledgerstream", "ledgerstream + consumer fetch wait 100 ms (prototype)",
-                                          FETCH_WAIT, None),
-                                         ("ledgerstream", "prototype: per-batch + linger 10 ms", BATCHED, LINGER)):
-            result = run_paced(ctx, impl, head, expected_n, rate, label=label, app_module=module, env=env)
+        for impl in ("ledgerstream", "quix", "bytewax", "bare-logic"):
+            result = run_paced(ctx, impl, head, expected_n, rate)
             d = result.as_dict()
             _say(f"  {result.label}: received p50 {d['received_ms_p50'] or 0:.0f} ms, p99 {d['received_ms_p99'] or 0:.0f} ms"
                  f" ({d['received_ms_n']} alerts, match {result.alerts_match}){' ERROR ' + result.error if result.error else ''}")

@@ -3,8 +3,9 @@
 Every implementation runs as its own processes (ledgerstream: the real `faust -A app worker`,
 started as stack/workers.py starts it; the peers: python -m bench.peers.*), watched from outside
 by a Sampler. The processing window of a run is the wall time from its first processed event to
-its last: for ledgerstream the first and last record of its turnover table's changelog (one
-record per event), for the peers their own progress file. CPU seconds are the worker processes'
+its last: for ledgerstream what its worker reports on /health (its batch agent's first and last
+record; for the per-event baseline the first and last record of its turnover changelog, one per
+event), for the peers their own progress file. CPU seconds are the worker processes'
 own, interpolated over that window; startup and shutdown are outside it.
 """
 
@@ -210,24 +211,44 @@ def _ledgerstream_workers(ctx: Context, broker: kafka.Broker, app_id: str, n: in
     return workers
 
 
+BASELINE = "bench.baseline.per_event"
+BATCH_AGENT = "agents.transactions.fold_transactions"
+
+
+def _agent_progress(urls: Sequence[str]) -> List[dict]:
+    """fold_transactions' progress on each worker's /health (batching/agents.py)."""
+    found = []
+    for url in urls:
+        progress = ((health(url) or {}).get("batch_agents") or {}).get(BATCH_AGENT)
+        if progress is not None:
+            found.append(progress)
+    return found
+
+
 def run_ledgerstream(ctx: Context, broker: kafka.Broker, events: int, expected: Set[str], *, workers: int = 1,
                      label: str = "", timeout: float = 1800, profile_to: Optional[Path] = None,
                      app_module: Optional[str] = None, extra_changelogs: Optional[Dict[str, int]] = None,
                      env: Optional[Dict[str, str]] = None, impl: str = "ledgerstream") -> Outcome:
     """The real worker(s) over `events` transactions already on ledger.public.transactions.
 
-    `app_module` runs another Faust app instead of `app` (bench prototypes), `env` adds to the
-    workers' environment (Faust reads its settings from there too); `extra_changelogs` adds tables
-    whose changelogs must also reach a count (the accounts load).
+    The product's worker reports on /health how many records its batch agent handled and when
+    the first and last were: that is its processing window, measured inside the worker as the
+    peers measure theirs. `app_module` runs another Faust app instead (the per-event baseline),
+    whose turnover changelog has one record per event: the window is that changelog's first and
+    last record. `env` adds to the workers' environment; `extra_changelogs` adds tables whose
+    changelogs must also reach a count (the accounts load, whose accounts agent is per event).
     """
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     outcome = Outcome(label or f"ledgerstream x{workers}", impl, workers, events,
                       load_avg=os.getloadavg()[0])
     changelog = f"{app_id}-turnover_by_account-changelog"
-    targets = {changelog: events, **{f"{app_id}-{t}-changelog": c for t, c in (extra_changelogs or {}).items()}}
+    targets = {f"{app_id}-{t}-changelog": c for t, c in (extra_changelogs or {}).items()}
+    if app_module is not None:
+        targets[changelog] = events
     since = kafka.end_offsets(broker.bootstrap, LEDGERSTREAM_ALERTS)
     started = time.time()
     procs = _ledgerstream_workers(ctx, broker, app_id, workers, env, app_module)
+    urls = [url for _, _, url in procs]
     spy = None
     with Sampler(ctx.sample_interval) as sampler:
         sampler.watch(broker.process.pid)
@@ -240,21 +261,19 @@ def run_ledgerstream(ctx: Context, broker: kafka.Broker, events: int, expected: 
                 stdout=subprocess.DEVNULL, stderr=open(ctx.logs("py-spy"), "ab"), start_new_session=True))
         try:
             alive = _exited([p for p, _, _ in procs], [log for _, log, _ in procs])
-            if app_module is None:
-                # One turnover changelog record per event: the count says exactly when the last is done.
-                _wait(lambda: all(kafka.total(kafka.end_offsets(broker.bootstrap, t)) >= c
-                                  for t, c in targets.items()), timeout, outcome.label, alive)
-            else:
-                # A prototype may write fewer records than events: wait for its committed offsets.
-                _wait(lambda: kafka.total(kafka.committed(broker.bootstrap, app_id, INPUT)) >= events,
-                      timeout, outcome.label, alive)
+
+            def done() -> bool:
+                if app_module is None and sum(p["records"] for p in _agent_progress(urls)) < events:
+                    return False
+                return all(kafka.total(kafka.end_offsets(broker.bootstrap, t)) >= c for t, c in targets.items())
+
+            _wait(done, timeout, outcome.label, alive)
             outcome.total_s = time.time() - started
             _settle_alerts(broker.bootstrap, LEDGERSTREAM_ALERTS, since, len(expected))
-            first, last = kafka.first_and_last_timestamps(broker.bootstrap, changelog)
-            for t in targets:
-                if t != changelog:
-                    t_first, t_last = kafka.first_and_last_timestamps(broker.bootstrap, t)
-                    first, last = min(first, t_first), max(last, t_last)
+            windows = [kafka.first_and_last_timestamps(broker.bootstrap, t) for t in targets]
+            if app_module is None:
+                windows += [(p["first_at"], p["last_at"]) for p in _agent_progress(urls) if p["records"]]
+            first, last = min(w[0] for w in windows), max(w[1] for w in windows)
             outcome.window_s = last - first
             outcome.worker_cpu_s = [sampler.cpu_between(p.pid, first, last) for p, _, _ in procs]
             outcome.cpu_s = sum(outcome.worker_cpu_s)

@@ -26,7 +26,9 @@ async def get_health(view: View, request: Request) -> Response:
         if not _assignment():
             reasons.append("no partitions assigned yet")
     body = {"status": "not-ready" if reasons else "ready", "reasons": reasons,
-            "unhandled_domain_events": dict(registry.unhandled)}
+            "unhandled_domain_events": dict(registry.unhandled),
+            # Records each batch agent has handled, and when the first and last were (epoch seconds).
+            "batch_agents": app.batch_agents.progress()}
     if probe.unreachable:
         body["broker"] = probe.unreachable
     return view.json(body, status=503 if reasons else 200)

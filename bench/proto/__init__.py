@@ -1,1 +1,0 @@
-"""Prototypes of optimisations, run by the benchmark only; the product's modules stay as they are."""

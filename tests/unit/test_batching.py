@@ -1,0 +1,238 @@
+"""batching/: the write-back cache of a partition and the bookkeeping of batches, flushes and acks.
+
+The consumer here is a plain object with the fields of Faust's Consumer that BatchAgents reads
+and writes (read offsets, acked offsets, committed offsets); the real consumer and tables are
+exercised end to end by the integration and e2e tests (tests/e2e/test_crash_consistency.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from types import SimpleNamespace
+
+import pytest
+from faust.streams import current_event
+from faust.types import TP
+
+from batching import BatchAgents, PartitionState
+from batching.state import CachedRows
+
+TOPIC = "ledger.public.transactions"
+TP0 = TP(TOPIC, 0)
+
+
+class FakeTable(dict):
+    """A dict that counts reads and writes and notes the current event's partition on each."""
+
+    def __init__(self, name: str = "turnover", **rows):
+        super().__init__(**rows)
+        self.name = name
+        self.reads, self.writes = [], []
+
+    def get(self, key, default=None):
+        self.reads.append((key, current_event().message.partition))
+        return super().get(key, default)
+
+    def __setitem__(self, key, value):
+        self.writes.append((key, value, current_event().message.partition))
+        super().__setitem__(key, value)
+
+
+class _Event:
+    """Stands in for a faust Event: a message with a partition (and weak-referenceable, as Event is)."""
+
+    def __init__(self, partition: int):
+        self.message = SimpleNamespace(partition=partition, topic=TOPIC)
+
+
+def _event(partition: int):
+    return _Event(partition)
+
+
+def _record(offset: int, key: bytes = b"1", value: bytes = b"{}"):
+    return SimpleNamespace(topic=TOPIC, partition=0, offset=offset, key=key, value=value, timestamp=0,
+                           headers=[])
+
+
+class FakeConsumer:
+    """The fields of faust's Consumer that batch agents use, with the same defaults."""
+
+    def __init__(self, app):
+        self.app = app
+        self.flow_active = True
+        self._read_offset = defaultdict(lambda: None)
+        self._committed_offset = defaultdict(lambda: None)
+        self._acked = defaultdict(list)
+        self._acked_index = defaultdict(set)
+        self._n_acked = 0
+        self._commit_every = None
+        self.active = {TP0}
+        self.commits = 0
+
+    def _get_active_partitions(self):
+        return self.active
+
+    def _to_message(self, tp, record):
+        return SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=record.offset, key=record.key,
+                               value=record.value, headers=record.headers, tp=tp)
+
+    async def commit(self):
+        self.commits += 1
+
+
+@pytest.fixture
+def agents():
+    app = SimpleNamespace(consumer_generation_id=1)
+    return BatchAgents(app, flush_interval_s=0.5, flush_records=1000)
+
+
+def test_cached_rows_read_each_key_once_and_write_back_each_changed_key_once():
+    table = FakeTable()
+    dict.__setitem__(table, 7, "seven")
+    state = PartitionState(TP(TOPIC, 3), _event(3))
+    with state.current():
+        rows = state.rows(table)
+        assert rows.get(7) == "seven" and rows.get(7) == "seven" and rows.get(8) is None
+        rows[7] = "SEVEN"
+        rows[7] = "Seven"
+        rows[8] = "eight"
+        assert rows.get(7) == "Seven"
+    assert [k for k, _ in table.reads] == [7, 8]          # one read per key
+    assert table.writes == []                            # nothing reaches the table before the flush
+    state.processed(10, 12, 3)
+    assert state.write_back() == range(10, 13)
+    assert sorted(table.writes) == [(7, "Seven", 3), (8, "eight", 3)]   # once per key, in the partition
+    assert {p for _, p in table.reads} == {3}
+
+
+def test_write_back_empties_the_cache_so_the_next_interval_reads_the_table_again():
+    table = FakeTable()
+    state = PartitionState(TP0, _event(0))
+    with state.current():
+        state.rows(table)[1] = "a"
+    state.processed(0, 0, 1)
+    state.write_back()
+    assert state.write_back() is None                    # nothing pending any more
+    with state.current():
+        assert state.rows(table).get(1) == "a"
+    assert [k for k, _ in table.reads] == [1]
+
+
+def test_due_by_age_or_by_records():
+    state = PartitionState(TP0, _event(0))
+    assert not state.due(0.5, 100, now=1e12)             # nothing pending
+    state.processed(0, 9, 10)
+    assert not state.due(0.5, 100, now=state.pending_since + 0.1)
+    assert state.due(0.5, 100, now=state.pending_since + 0.5)
+    state.processed(10, 109, 100)
+    assert state.due(0.5, 100, now=state.pending_since)
+
+
+def test_rows_of_one_table_are_one_cache():
+    state = PartitionState(TP0, _event(0))
+    table = FakeTable()
+    assert state.rows(table) is state.rows(table)
+    assert isinstance(state.rows(table), CachedRows)
+
+
+def _deliver(agents, consumer, records, generation=1):
+    asyncio.run(agents.deliver(consumer, {TP0: records}, generation))
+
+
+def _register(agents, handler):
+    topic = SimpleNamespace(topics=[TOPIC])
+    agents.register(topic, handler)
+    return topic
+
+
+def test_offsets_are_acknowledged_only_at_the_flush(agents):
+    table = FakeTable()
+    seen = []
+
+    async def handler(batch):
+        seen.extend(r.offset for r in batch.records)
+        rows = batch.rows(table)
+        for r in batch.records:
+            rows[int(r.key)] = (rows.get(int(r.key)) or 0) + 1
+
+    _register(agents, handler)
+    consumer = FakeConsumer(agents.app)
+    _deliver(agents, consumer, [_record(0), _record(1), _record(2, key=b"2")])
+    _deliver(agents, consumer, [_record(4), _record(5)])  # 3 is not there (compacted, a marker)
+    assert seen == [0, 1, 2, 4, 5]
+    assert consumer._read_offset[TP0] == 6
+    assert consumer._acked == {} and table.writes == []
+    assert asyncio.run(agents.flush_due(consumer, force=True)) == 6
+    assert consumer._acked[TP0] == [0, 1, 2, 3, 4, 5]      # the skipped offset 3 is done too
+    assert consumer._n_acked == 6
+    assert sorted(table.writes) == [(1, 4, 0), (2, 1, 0)]
+    assert agents.progress()[f"{handler.__module__}.{handler.__qualname__}"]["records"] == 5
+
+
+def test_records_before_the_read_offset_are_not_handled_again(agents):
+    seen = []
+
+    async def handler(batch):
+        seen.extend(r.offset for r in batch.records)
+
+    _register(agents, handler)
+    consumer = FakeConsumer(agents.app)
+    consumer._read_offset[TP0] = 5                          # Faust seeked to the committed offset 5
+    consumer._committed_offset[TP0] = 5
+    _deliver(agents, consumer, [_record(3), _record(4), _record(5), _record(6)])
+    assert seen == [5, 6]
+    asyncio.run(agents.flush_due(consumer, force=True))
+    assert consumer._acked[TP0] == [5, 6]
+
+
+def test_nothing_is_handled_after_a_rebalance_began_or_for_a_partition_not_assigned(agents):
+    seen = []
+
+    async def handler(batch):
+        seen.extend(r.offset for r in batch.records)
+
+    _register(agents, handler)
+    consumer = FakeConsumer(agents.app)
+    _deliver(agents, consumer, [_record(0)], generation=0)  # fetched under generation 0, now 1
+    consumer.active = set()
+    _deliver(agents, consumer, [_record(0)])
+    assert seen == [] and consumer._read_offset[TP0] is None
+
+
+def test_revoked_partitions_lose_their_unflushed_work(agents):
+    table = FakeTable()
+
+    async def handler(batch):
+        batch.rows(table)[1] = "x"
+
+    _register(agents, handler)
+    consumer = FakeConsumer(agents.app)
+    _deliver(agents, consumer, [_record(0)])
+    agents.drop({TP0})
+    assert asyncio.run(agents.flush_due(consumer, force=True)) == 0
+    assert table.writes == [] and consumer._acked == {}
+
+
+def test_flush_commits_once_commit_every_is_reached(agents):
+    async def handler(batch):
+        pass
+
+    _register(agents, handler)
+    consumer = FakeConsumer(agents.app)
+    consumer._commit_every = 3
+    _deliver(agents, consumer, [_record(0), _record(1), _record(2)])
+    asyncio.run(agents.flush_due(consumer, force=True))
+    assert consumer.commits == 1 and consumer._n_acked == 0
+
+
+def test_a_topic_takes_one_batch_agent(agents):
+    async def first(batch):
+        pass
+
+    async def second(batch):
+        pass
+
+    _register(agents, first)
+    with pytest.raises(ValueError, match="already has a batch agent"):
+        _register(agents, second)
