@@ -52,6 +52,7 @@ CATEGORIES: List[Tuple[str, object]] = [
      or p.startswith("faust/sensors/") or p.startswith("faust/_cython") or p == "faust/agents/agent.py"
      or (p == "mode/services.py" and f.startswith("Service.wait")) or p == "faust/channels.py"
      or p == "mode/utils/futures.py"),
+    ("batch agents: delivery, row cache, flush (batching/)", lambda f, p: p.startswith("batching/")),
     ("agent body (agents/*.py glue)", lambda f, p: p.startswith("agents/")),
 ]
 _STARTUP = ("_find_and_load", "on_rebalance", "on_partitions_assigned", "_on_partitions_assigned",
