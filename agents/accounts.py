@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app import app
+from batching import PartitionBatch
 from cdc.changes import DecodeError, Tombstone
 from cdc.decode import decode_change
 from projections.accounts import account_key, account_view, already_applied
@@ -14,7 +15,7 @@ from tables.balances import balance_by_account
 from topics import ACCOUNT_CHANGES, faust_topic
 
 from .customers import customer_account_updates
-from .dead_letters import dead_letter
+from .dead_letters import dead_letter_message
 from .publishing import publish_balance_low
 
 __all__ = ["project_account_balances"]
@@ -22,32 +23,34 @@ __all__ = ["project_account_balances"]
 account_changes = faust_topic(app, ACCOUNT_CHANGES)
 
 
-@app.agent(account_changes)
-async def project_account_balances(stream):
+@app.batch_agent(account_changes)
+async def project_account_balances(batch: PartitionBatch) -> None:
     """Input ledger.public.accounts, keyed by account id.
 
     Writes balance_by_account (a deleted account's row is removed); sends the account, re-keyed by
     customer, to <app>-customer-account-updates; sends BalanceLow to accounts.balance-low when a
     balance crosses below the threshold. Undecodable records go to ledger.public.accounts.dlq.
+    A batch agent (batching/): its rows reach the table at the next flush.
     """
     threshold = load_settings().balance_low_threshold
-    async for event in stream.events():
+    balances = batch.rows(balance_by_account)
+    for record in batch.records:
         try:
-            change = decode_change(event.key, event.value)
+            change = decode_change(record.key, record.value)
             if isinstance(change, Tombstone):
                 continue
             key = account_key(change.key)
             row = account_view(change)
         except DecodeError as exc:
-            await dead_letter(event, exc, agent="project_account_balances")
+            await dead_letter_message(batch.message(record), exc, agent="project_account_balances")
             continue
-        previous = balance_by_account.get(key)
+        previous = balances.get(key)
         if already_applied(change, previous):
             continue
         if row is not None:
-            balance_by_account[key] = row
-        elif key in balance_by_account:
-            del balance_by_account[key]
+            balances[key] = row
+        elif previous is not None:
+            del balances[key]
 
         owners = {r["customer_id"] for r in (previous, row) if r is not None}
         if row is None and change.before and isinstance(change.before.get("customer_id"), int):

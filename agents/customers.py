@@ -2,56 +2,72 @@
 
 from __future__ import annotations
 
+from faust.exceptions import DecodeError as FaustDecodeError
+
 from app import app
+from batching import PartitionBatch
 from cdc.changes import DecodeError, Tombstone
 from cdc.decode import decode_change
 from projections.customers import apply_account_update, apply_customer_change, customer_key
 from tables.customers import customer_overview
 from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, faust_topic
 
-from .dead_letters import dead_letter
+from .dead_letters import dead_letter_message
 
 __all__ = ["project_customers", "fold_account_updates_into_customers", "customer_account_updates"]
 
 customer_changes = faust_topic(app, CUSTOMER_CHANGES)
 customer_account_updates = faust_topic(app, CUSTOMER_ACCOUNT_UPDATES)
 
+# Both agents are batch agents (batching/): they share customer_overview's cached rows of a
+# partition, and nothing else may write that table (domain events reach it through
+# customer_account_updates).
 
-@app.agent(customer_changes)
-async def project_customers(stream):
+
+@app.batch_agent(customer_changes)
+async def project_customers(batch: PartitionBatch) -> None:
     """Input ledger.public.customers, keyed by customer id; writes customer_overview.
 
     Undecodable records go to ledger.public.customers.dlq.
     """
-    async for event in stream.events():
+    overviews = batch.rows(customer_overview)
+    for record in batch.records:
         try:
-            change = decode_change(event.key, event.value)
+            change = decode_change(record.key, record.value)
             if isinstance(change, Tombstone):
                 continue
             key = customer_key(change.key)
-            row = apply_customer_change(customer_overview.get(key), change)
+            row = apply_customer_change(overviews.get(key), change)
         except DecodeError as exc:
-            await dead_letter(event, exc, agent="project_customers")
+            await dead_letter_message(batch.message(record), exc, agent="project_customers")
             continue
         if row is not None:
-            customer_overview[key] = row
-        elif key in customer_overview:
-            del customer_overview[key]
+            overviews[key] = row
+        elif overviews.get(key) is not None:
+            del overviews[key]
 
 
-@app.agent(customer_account_updates)
-async def fold_account_updates_into_customers(stream):
-    """Input <app>-customer-account-updates (sent by project_account_balances), keyed by customer id.
+@app.batch_agent(customer_account_updates)
+async def fold_account_updates_into_customers(batch: PartitionBatch) -> None:
+    """Input <app>-customer-account-updates (sent by project_account_balances and the domain event
+    handlers), keyed by customer id.
 
-    Writes the account's balance and status into customer_overview. Our own agents write this topic;
-    an update they got wrong goes to <app>-customer-account-updates.dlq rather than stopping the agent.
+    Writes the account's balance and status, or the customer's latest activity, into
+    customer_overview. Our own agents write this topic; an update they got wrong goes to
+    <app>-customer-account-updates.dlq rather than stopping the agent.
     """
-    async for event in stream.events():
-        customer_id, update = event.key, event.value
+    overviews = batch.rows(customer_overview)
+    serializers = app.serializers
+    for record in batch.records:
         try:
-            row = apply_account_update(customer_overview.get(customer_id), update)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            await dead_letter(event, DecodeError(f"malformed account update ({type(exc).__name__}: {exc})"),
-                              agent="fold_account_updates_into_customers")
+            # Decoded as Faust decodes this topic (topics.CUSTOMER_ACCOUNT_UPDATES: JSON key and value).
+            customer_id = serializers.loads_key(None, record.key, serializer=CUSTOMER_ACCOUNT_UPDATES.key_serializer)
+            update = serializers.loads_value(None, record.value,
+                                             serializer=CUSTOMER_ACCOUNT_UPDATES.value_serializer)
+            row = apply_account_update(overviews.get(customer_id), update)
+        except (FaustDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            await dead_letter_message(batch.message(record),
+                                      DecodeError(f"malformed account update ({type(exc).__name__}: {exc})"),
+                                      agent="fold_account_updates_into_customers")
             continue
-        customer_overview[customer_id] = row
+        overviews[customer_id] = row

@@ -2,20 +2,23 @@
 
 Guarantees (at least once, as Faust's agents):
 - Records of a partition reach its agent in offset order, one batch per fetch.
-- A batch's table writes go to the cache of its partition (state.py) and reach the tables at the
+- A batch's table writes go to the cache of its partition number (state.py; shared by the batch
+  agents of every topic, since keys and partitions agree across topics) and reach the tables at the
   next flush: when the oldest unflushed record is `flush_interval_s` old, when `flush_records`
   records are waiting, or when the worker stops. Only then are the offsets acknowledged, so a
   commit (which first flushes the producer: changelogs and sent events) covers nothing whose
   effects are not in the tables and their changelogs.
-- On revocation a partition's unflushed cache is dropped; whoever takes the partition replays
-  from the committed offset against the tables as flushed. Effects must therefore be idempotent
-  (as they are for Faust's agents after a crash), and events an agent sends may be sent again.
+- On revocation the partition's cache is flushed first, while its tables are still this worker's.
+  Its offsets may still be uncommitted (Faust forgets acknowledgements of revoked partitions), so
+  the next owner can replay records whose effects are already in the tables: effects must be
+  idempotent (as they must for Faust's agents after a crash), and events may be sent again.
+- A table written by a batch agent must be written only by batch agents: a direct write would be
+  overwritten by the cache at the next flush. Others may read it, up to a flush interval behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
@@ -26,8 +29,6 @@ from faust.types import TP, TableT, TopicT
 from .state import CachedRows, PartitionState
 
 __all__ = ["BatchAgents", "PartitionBatch", "BatchHandler"]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -76,7 +77,7 @@ class BatchAgents:
         self.topics: Dict[str, TopicT] = {}
         self._handlers: Dict[str, BatchHandler] = {}
         self._names: Dict[str, str] = {}
-        self._states: Dict[TP, PartitionState] = {}
+        self._states: Dict[int, PartitionState] = {}  # by partition number
         self._progress: Dict[str, _Progress] = {}
         # Held while a batch is handled or flushed; revocation waits for it, so a partition's
         # cache is never dropped (or its tables closed) under a running batch.
@@ -123,11 +124,11 @@ class BatchAgents:
             records = [r for r in records if r.offset >= read_offset]
             if not records:
                 return
-        state = self._states.get(tp)
+        state = self._states.get(tp.partition)
         if state is None:
             message = consumer._to_message(tp, records[0])
-            state = self._states[tp] = PartitionState(tp, Event(self.app, message.key, message.value,
-                                                                 message.headers, message))
+            state = self._states[tp.partition] = PartitionState(
+                tp.partition, Event(self.app, message.key, message.value, message.headers, message))
         # Offsets skipped between two batches (compacted away, transaction markers) are done too.
         first = records[0].offset if read_offset is None else min(read_offset, records[0].offset)
         started = time.time()
@@ -135,7 +136,7 @@ class BatchAgents:
             await self._handlers[tp.topic](PartitionBatch(tp, records, state, consumer._to_message))
         last = records[-1].offset
         consumer._read_offset[tp] = last + 1
-        state.processed(first, last, len(records))
+        state.processed(tp, first, last, len(records))
         # Faust's livelock check (verify_event_path) reports a partition whose stream takes nothing.
         monitor = getattr(consumer.app, "monitor", None)
         if monitor is not None and monitor.stream_inbound_time is not None:
@@ -160,24 +161,22 @@ class BatchAgents:
         return acked
 
     def _flush(self, consumer, state: PartitionState) -> int:
-        done = state.write_back()
-        if done is None:
-            return 0
-        tp = state.tp
-        committed = consumer._committed_offset[tp]
-        if committed is not None and done.start < committed:
-            done = range(committed, done.stop)
-        # Acknowledged in bulk, as consumer.ack() would one message at a time: the commit takes
-        # the first unbroken run of acknowledged offsets.
-        consumer._acked[tp].extend(done)
-        consumer._acked_index[tp].update(done)
-        consumer._n_acked += len(done)
-        return len(done)
+        acked = 0
+        for tp, done in state.write_back().items():
+            committed = consumer._committed_offset[tp]
+            if committed is not None and done.start < committed:
+                done = range(committed, done.stop)
+            # Acknowledged in bulk, as consumer.ack() would one message at a time: the commit
+            # takes the first unbroken run of acknowledged offsets.
+            consumer._acked[tp].extend(done)
+            consumer._acked_index[tp].update(done)
+            consumer._n_acked += len(done)
+            acked += len(done)
+        return acked
 
-    def drop(self, revoked: Iterable[TP]) -> None:
-        """Forget the unflushed work of revoked partitions (call with the lock held)."""
-        for tp in revoked:
-            state = self._states.pop(tp, None)
-            if state is not None and state.pending_records:
-                log.info("Revoked %s with %d unflushed records: its next owner replays them", tp,
-                         state.pending_records)
+    def on_revoked(self, consumer, revoked: Iterable[TP]) -> None:
+        """Flush, then forget, the partitions revoked (call with the lock held, before Faust's revocation)."""
+        for partition in {tp.partition for tp in revoked if tp.topic in self.topics}:
+            state = self._states.pop(partition, None)
+            if state is not None:
+                self._flush(consumer, state)

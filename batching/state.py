@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import weakref
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Optional, Set
+from typing import Any, Dict, Iterator, List, Set
 
 from faust.events import Event
 from faust.streams import _current_event
@@ -14,14 +14,16 @@ from faust.types import TP, TableT
 __all__ = ["PartitionState", "CachedRows"]
 
 _MISSING = object()
+_DELETED = object()
 
 
 class CachedRows:
-    """One table's rows of one partition, as a batch agent sees them.
+    """One table's rows of one partition, as batch agents see them.
 
-    `get` reads the table once per key and then serves the cached value; `rows[key] = value`
-    changes only the cache and marks the key dirty. Values are held as the table would return
-    them (the same JSON-shaped objects), so code reads the same whether a row is cached or not.
+    `get` reads the table once per key and then serves the cached value; `rows[key] = value` and
+    `del rows[key]` change only the cache and mark the key dirty. Values are held as the table
+    would return them (the same JSON-shaped objects), so code reads the same whether a row is
+    cached or not.
     """
 
     __slots__ = ("table", "_values", "_dirty")
@@ -37,10 +39,14 @@ class CachedRows:
             # Read under the partition's current event (PartitionState.current): Faust's RocksDB
             # store picks the partition's database from it.
             value = self._values[key] = self.table.get(key)
-        return default if value is None else value
+        return default if value is None or value is _DELETED else value
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._values[key] = value
+        self._dirty.add(key)
+
+    def __delitem__(self, key: Any) -> None:
+        self._values[key] = _DELETED
         self._dirty.add(key)
 
     @property
@@ -48,33 +54,42 @@ class CachedRows:
         return len(self._dirty)
 
     def write_back(self) -> int:
-        """Write each changed row to the table once (a RocksDB put and a changelog record)."""
+        """Write each changed row to the table once (a RocksDB put or delete and a changelog record)."""
         table, values = self.table, self._values
         for key in self._dirty:
-            table[key] = values[key]
+            value = values[key]
+            if value is _DELETED:
+                try:
+                    del table[key]
+                except KeyError:  # never stored: nothing to delete
+                    pass
+            else:
+                table[key] = value
         written = len(self._dirty)
-        # Rows read but not changed stay valid (this worker is the partition's only writer), yet
-        # are dropped too: the cache holds one flush interval's working set, not the table.
+        # Rows read but not changed stay valid (batch agents are the partition's only writers of
+        # these tables), yet are dropped too: the cache holds one interval's working set, not the table.
         self._values.clear()
         self._dirty.clear()
         return written
 
 
 class PartitionState:
-    """What a batch agent has done on one partition since the last flush.
+    """What batch agents have done in one partition number since the last flush.
 
-    Holds the cached rows of each table the agent touched and the offsets it has processed whose
-    effects are not yet in the tables (acknowledged to the consumer at the flush, not before).
+    Every topic and table here has the same partitions, and a key's partition is the same in all
+    of them, so the rows of partition 2 of a table are shared by the batch agents of partition 2
+    of every topic: one cache per partition and table, whichever agent touches it. Also holds, per
+    topic partition, the offsets processed whose effects are not yet in the tables (acknowledged
+    to the consumer at the flush, not before).
     """
 
-    def __init__(self, tp: TP, event: Event) -> None:
-        self.tp = tp
+    def __init__(self, partition: int, event: Event) -> None:
+        self.partition = partition
         #: A real event of this partition, made the current event around table access: Faust's
         #: stores and changelogs take the partition from it.
         self._event = event
         self._rows: Dict[str, CachedRows] = {}
-        self.pending_from: Optional[int] = None  # first offset processed since the last flush
-        self.pending_to: Optional[int] = None    # last offset processed since the last flush
+        self._pending: Dict[TP, List[int]] = {}  # tp -> [first, last] offset processed since the last flush
         self.pending_records = 0
         self.pending_since = 0.0                 # monotonic time of the first pending record
 
@@ -92,25 +107,26 @@ class PartitionState:
         finally:
             _current_event.reset(token)
 
-    def processed(self, first_offset: int, last_offset: int, records: int) -> None:
-        if self.pending_from is None:
-            self.pending_from = first_offset
+    def processed(self, tp: TP, first_offset: int, last_offset: int, records: int) -> None:
+        span = self._pending.get(tp)
+        if span is None:
+            self._pending[tp] = [first_offset, last_offset]
+        else:
+            span[1] = last_offset
+        if not self.pending_records:
             self.pending_since = time.monotonic()
-        self.pending_to = last_offset
         self.pending_records += records
 
     def due(self, interval_s: float, max_records: int, now: float) -> bool:
-        return self.pending_from is not None and (
-            self.pending_records >= max_records or now - self.pending_since >= interval_s)
+        return bool(self._pending) and (self.pending_records >= max_records
+                                        or now - self.pending_since >= interval_s)
 
-    def write_back(self) -> Optional[range]:
-        """Flush the cached rows into the tables; returns the offsets whose effects are now there."""
+    def write_back(self) -> Dict[TP, range]:
+        """Flush the cached rows into the tables; returns, per topic partition, the offsets now done."""
         with self.current():
             for rows in self._rows.values():
                 rows.write_back()
-        if self.pending_from is None:
-            return None
-        done = range(self.pending_from, self.pending_to + 1)
-        self.pending_from = self.pending_to = None
+        done = {tp: range(first, last + 1) for tp, (first, last) in self._pending.items()}
+        self._pending.clear()
         self.pending_records = 0
         return done

@@ -42,7 +42,7 @@ from stack.layout import REPO_ROOT
 
 from . import kafka
 from .dataset import build_dataset, check_shape, expected_alert_ids
-from .runners import (BASELINE, INPUT, LEDGERSTREAM_ALERTS, OTHER_SOURCES, Context, Outcome, run_ledgerstream,
+from .runners import (ACCOUNTS_AGENTS, BASELINE, INPUT, LEDGERSTREAM_ALERTS, OTHER_SOURCES, Context, Outcome, run_ledgerstream,
                       run_paced, run_peer, stop_all)
 
 __all__ = ["main"]
@@ -223,12 +223,14 @@ def main(argv=None) -> int:
         _say(f"accounts load: {n:,} transactions + {len(head.accounts):,} accounts changes (ledgerstream)")
         with _fresh_broker(ctx, "accounts") as broker:
             _prepare(broker, head.transactions, head.accounts)
-            outcome = run_ledgerstream(
-                ctx, broker, n, expected_alert_ids(head.postings), label="ledgerstream x1, transactions + accounts",
-                extra_changelogs={"balance_by_account": len(head.accounts),
-                                  "customer_overview": len(head.accounts)})
-            _show(outcome)
-            results["accounts_load"].append({**outcome.as_dict(), "accounts_changes": len(head.accounts)})
+            expected_n = expected_alert_ids(head.postings)
+            counts = {agent: len(head.accounts) for agent in ACCOUNTS_AGENTS}
+            for label, module, impl in (("ledgerstream x1, transactions + accounts", None, "ledgerstream"),
+                                        (BEFORE_LABEL + ", transactions + accounts", BASELINE, "baseline")):
+                outcome = run_ledgerstream(ctx, broker, n, expected_n, label=label, app_module=module, impl=impl,
+                                           extra_agents=counts)
+                _show(outcome)
+                results["accounts_load"].append({**outcome.as_dict(), "accounts_changes": len(head.accounts)})
 
         # 5. Latency at a fixed offered load: half of ledgerstream's one-worker rate, for everyone.
         rate = max(50.0, round(ls_rate / 2, -1))

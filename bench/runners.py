@@ -212,14 +212,18 @@ def _ledgerstream_workers(ctx: Context, broker: kafka.Broker, app_id: str, n: in
 
 
 BASELINE = "bench.baseline.per_event"
-BATCH_AGENT = "agents.transactions.fold_transactions"
+TRANSACTIONS_AGENT = "agents.transactions.fold_transactions"
+#: The batch agents the accounts load goes through, and the baseline's tables they write (one
+#: changelog record per event there).
+ACCOUNTS_AGENTS = {"agents.accounts.project_account_balances": "balance_by_account",
+                   "agents.customers.fold_account_updates_into_customers": "customer_overview"}
 
 
-def _agent_progress(urls: Sequence[str]) -> List[dict]:
-    """fold_transactions' progress on each worker's /health (batching/agents.py)."""
+def _agent_progress(urls: Sequence[str], agent: str) -> List[dict]:
+    """A batch agent's progress on each worker's /health (batching/agents.py)."""
     found = []
     for url in urls:
-        progress = ((health(url) or {}).get("batch_agents") or {}).get(BATCH_AGENT)
+        progress = ((health(url) or {}).get("batch_agents") or {}).get(agent)
         if progress is not None:
             found.append(progress)
     return found
@@ -227,24 +231,25 @@ def _agent_progress(urls: Sequence[str]) -> List[dict]:
 
 def run_ledgerstream(ctx: Context, broker: kafka.Broker, events: int, expected: Set[str], *, workers: int = 1,
                      label: str = "", timeout: float = 1800, profile_to: Optional[Path] = None,
-                     app_module: Optional[str] = None, extra_changelogs: Optional[Dict[str, int]] = None,
+                     app_module: Optional[str] = None, extra_agents: Optional[Dict[str, int]] = None,
                      env: Optional[Dict[str, str]] = None, impl: str = "ledgerstream") -> Outcome:
     """The real worker(s) over `events` transactions already on ledger.public.transactions.
 
     The product's worker reports on /health how many records its batch agent handled and when
     the first and last were: that is its processing window, measured inside the worker as the
     peers measure theirs. `app_module` runs another Faust app instead (the per-event baseline),
-    whose turnover changelog has one record per event: the window is that changelog's first and
-    last record. `env` adds to the workers' environment; `extra_changelogs` adds tables whose
-    changelogs must also reach a count (the accounts load, whose accounts agent is per event).
+    whose tables get one changelog record per event: the window is from the first to the last
+    record of those changelogs. `env` adds to the workers' environment; `extra_agents` adds batch
+    agents (ACCOUNTS_AGENTS) that must also handle a number of records (the accounts load).
     """
     app_id = f"bench-{uuid.uuid4().hex[:6]}"
     outcome = Outcome(label or f"ledgerstream x{workers}", impl, workers, events,
                       load_avg=os.getloadavg()[0])
-    changelog = f"{app_id}-turnover_by_account-changelog"
-    targets = {f"{app_id}-{t}-changelog": c for t, c in (extra_changelogs or {}).items()}
+    agents = {TRANSACTIONS_AGENT: events, **(extra_agents or {})}
+    targets: Dict[str, int] = {}
     if app_module is not None:
-        targets[changelog] = events
+        targets = {f"{app_id}-turnover_by_account-changelog": events,
+                   **{f"{app_id}-{ACCOUNTS_AGENTS[a]}-changelog": c for a, c in (extra_agents or {}).items()}}
     since = kafka.end_offsets(broker.bootstrap, LEDGERSTREAM_ALERTS)
     started = time.time()
     procs = _ledgerstream_workers(ctx, broker, app_id, workers, env, app_module)
@@ -263,8 +268,8 @@ def run_ledgerstream(ctx: Context, broker: kafka.Broker, events: int, expected: 
             alive = _exited([p for p, _, _ in procs], [log for _, log, _ in procs])
 
             def done() -> bool:
-                if app_module is None and sum(p["records"] for p in _agent_progress(urls)) < events:
-                    return False
+                if app_module is None:
+                    return all(sum(p["records"] for p in _agent_progress(urls, a)) >= c for a, c in agents.items())
                 return all(kafka.total(kafka.end_offsets(broker.bootstrap, t)) >= c for t, c in targets.items())
 
             _wait(done, timeout, outcome.label, alive)
@@ -272,7 +277,8 @@ def run_ledgerstream(ctx: Context, broker: kafka.Broker, events: int, expected: 
             _settle_alerts(broker.bootstrap, LEDGERSTREAM_ALERTS, since, len(expected))
             windows = [kafka.first_and_last_timestamps(broker.bootstrap, t) for t in targets]
             if app_module is None:
-                windows += [(p["first_at"], p["last_at"]) for p in _agent_progress(urls) if p["records"]]
+                windows += [(p["first_at"], p["last_at"]) for a in agents for p in _agent_progress(urls, a)
+                            if p["records"]]
             first, last = min(w[0] for w in windows), max(w[1] for w in windows)
             outcome.window_s = last - first
             outcome.worker_cpu_s = [sampler.cpu_between(p.pid, first, last) for p, _, _ in procs]

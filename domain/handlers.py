@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from agents.customers import customer_account_updates
 from cdc.changes import DecodeError
-from projections.customers import activity_update, note_activity
+from projections.customers import activity_update
 from tables.balances import balance_by_account
-from tables.customers import customer_overview
 
 from .events import DomainEvent
 from .registry import handles
@@ -36,12 +35,12 @@ async def note_account_activity(event: DomainEvent) -> None:
 
 @handles("CustomerOpened")
 async def note_customer_opened(event: DomainEvent) -> None:
-    """Keyed by customer id, so this runs in the customer's own partition."""
+    """The customer's activity, folded into customer_overview by its batch agent (the table's only writer)."""
     if event.occurred_at is None:
         return
     customer_id = _int(event.aggregate_id, "aggregate id")
-    customer_overview[customer_id] = note_activity(customer_overview.get(customer_id), customer_id,
-                                                   event.occurred_at.isoformat())
+    await customer_account_updates.send(
+        key=customer_id, value=activity_update(customer_id=customer_id, at=event.occurred_at.isoformat()))
 
 
 def _int(value, name: str) -> int:

@@ -90,7 +90,7 @@ def agents():
 def test_cached_rows_read_each_key_once_and_write_back_each_changed_key_once():
     table = FakeTable()
     dict.__setitem__(table, 7, "seven")
-    state = PartitionState(TP(TOPIC, 3), _event(3))
+    state = PartitionState(3, _event(3))
     with state.current():
         rows = state.rows(table)
         assert rows.get(7) == "seven" and rows.get(7) == "seven" and rows.get(8) is None
@@ -100,37 +100,37 @@ def test_cached_rows_read_each_key_once_and_write_back_each_changed_key_once():
         assert rows.get(7) == "Seven"
     assert [k for k, _ in table.reads] == [7, 8]          # one read per key
     assert table.writes == []                            # nothing reaches the table before the flush
-    state.processed(10, 12, 3)
-    assert state.write_back() == range(10, 13)
+    state.processed(TP(TOPIC, 3), 10, 12, 3)
+    assert state.write_back() == {TP(TOPIC, 3): range(10, 13)}
     assert sorted(table.writes) == [(7, "Seven", 3), (8, "eight", 3)]   # once per key, in the partition
     assert {p for _, p in table.reads} == {3}
 
 
 def test_write_back_empties_the_cache_so_the_next_interval_reads_the_table_again():
     table = FakeTable()
-    state = PartitionState(TP0, _event(0))
+    state = PartitionState(0, _event(0))
     with state.current():
         state.rows(table)[1] = "a"
-    state.processed(0, 0, 1)
+    state.processed(TP0, 0, 0, 1)
     state.write_back()
-    assert state.write_back() is None                    # nothing pending any more
+    assert state.write_back() == {}                      # nothing pending any more
     with state.current():
         assert state.rows(table).get(1) == "a"
     assert [k for k, _ in table.reads] == [1]
 
 
 def test_due_by_age_or_by_records():
-    state = PartitionState(TP0, _event(0))
+    state = PartitionState(0, _event(0))
     assert not state.due(0.5, 100, now=1e12)             # nothing pending
-    state.processed(0, 9, 10)
+    state.processed(TP0, 0, 9, 10)
     assert not state.due(0.5, 100, now=state.pending_since + 0.1)
     assert state.due(0.5, 100, now=state.pending_since + 0.5)
-    state.processed(10, 109, 100)
+    state.processed(TP0, 10, 109, 100)
     assert state.due(0.5, 100, now=state.pending_since)
 
 
 def test_rows_of_one_table_are_one_cache():
-    state = PartitionState(TP0, _event(0))
+    state = PartitionState(0, _event(0))
     table = FakeTable()
     assert state.rows(table) is state.rows(table)
     assert isinstance(state.rows(table), CachedRows)
@@ -200,7 +200,7 @@ def test_nothing_is_handled_after_a_rebalance_began_or_for_a_partition_not_assig
     assert seen == [] and consumer._read_offset[TP0] is None
 
 
-def test_revoked_partitions_lose_their_unflushed_work(agents):
+def test_a_revoked_partition_is_flushed_then_forgotten(agents):
     table = FakeTable()
 
     async def handler(batch):
@@ -209,9 +209,44 @@ def test_revoked_partitions_lose_their_unflushed_work(agents):
     _register(agents, handler)
     consumer = FakeConsumer(agents.app)
     _deliver(agents, consumer, [_record(0)])
-    agents.drop({TP0})
+    agents.on_revoked(consumer, {TP0, TP("other-topic", 1)})
+    assert table.writes == [(1, "x", 0)] and consumer._acked[TP0] == [0]
     assert asyncio.run(agents.flush_due(consumer, force=True)) == 0
-    assert table.writes == [] and consumer._acked == {}
+
+
+def test_agents_of_two_topics_share_the_rows_of_a_partition(agents):
+    table = FakeTable()
+    other = TP("ledger.public.accounts", 0)
+
+    async def count(batch):
+        rows = batch.rows(table)
+        rows[1] = (rows.get(1) or 0) + len(batch.records)
+
+    async def count_too(batch):
+        await count(batch)
+
+    _register(agents, count)
+    agents.register(SimpleNamespace(topics=[other.topic]), count_too)
+    consumer = FakeConsumer(agents.app)
+    consumer.active = {TP0, other}
+    asyncio.run(agents.deliver(consumer, {TP0: [_record(0), _record(1)], other: [_record(7)]}, 1))
+    asyncio.run(agents.flush_due(consumer, force=True))
+    assert table.writes == [(1, 3, 0)]                   # one row, one write, both agents' counts
+    assert consumer._acked[TP0] == [0, 1] and consumer._acked[other] == [7]
+
+
+def test_deleted_rows_read_as_missing_and_are_deleted_at_the_flush():
+    table = FakeTable()
+    dict.__setitem__(table, 5, "five")
+    state = PartitionState(0, _event(0))
+    with state.current():
+        rows = state.rows(table)
+        assert rows.get(5) == "five"
+        del rows[5]
+        del rows[6]                                      # never stored
+        assert rows.get(5) is None and rows.get(5, "gone") == "gone"
+    state.write_back()
+    assert 5 not in table and table.writes == []
 
 
 def test_flush_commits_once_commit_every_is_reached(agents):
