@@ -6,8 +6,7 @@ from decimal import Decimal
 
 from app import app
 from batching import PartitionBatch
-from cdc.changes import DecodeError, Tombstone
-from cdc.decode import decode_change
+from cdc.changes import Change
 from projections.accounts import account_key, account_view, already_applied
 from projections.customers import account_update
 from settings import load_settings
@@ -15,7 +14,7 @@ from tables.balances import balance_by_account
 from topics import ACCOUNT_CHANGES, faust_topic
 
 from .customers import customer_account_updates
-from .dead_letters import dead_letter_message
+from .decoding import decoded_changes
 from .publishing import publish_balance_low
 
 __all__ = ["project_account_balances"]
@@ -34,16 +33,7 @@ async def project_account_balances(batch: PartitionBatch) -> None:
     """
     threshold = load_settings().balance_low_threshold
     balances = batch.rows(balance_by_account)
-    for record in batch.records:
-        try:
-            change = decode_change(record.key, record.value)
-            if isinstance(change, Tombstone):
-                continue
-            key = account_key(change.key)
-            row = account_view(change)
-        except DecodeError as exc:
-            await dead_letter_message(batch.message(record), exc, agent="project_account_balances")
-            continue
+    async for change, (key, row) in decoded_changes(batch, _key_and_row, agent="project_account_balances"):
         previous = balances.get(key)
         if already_applied(change, previous):
             continue
@@ -62,6 +52,10 @@ async def project_account_balances(batch: PartitionBatch) -> None:
 
         if _crossed_below(previous, row, threshold):
             await publish_balance_low(row, threshold, change)
+
+
+def _key_and_row(change: Change):
+    return account_key(change.key), account_view(change)
 
 
 def _crossed_below(previous, row, threshold: Decimal) -> bool:

@@ -6,13 +6,13 @@ from faust.exceptions import DecodeError as FaustDecodeError
 
 from app import app
 from batching import PartitionBatch
-from cdc.changes import DecodeError, Tombstone
-from cdc.decode import decode_change
+from cdc.changes import Change, DecodeError
 from projections.customers import apply_account_update, apply_customer_change, customer_key
 from tables.customers import customer_overview
 from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, faust_topic
 
 from .dead_letters import dead_letter_message
+from .decoding import decoded_changes
 
 __all__ = ["project_customers", "fold_account_updates_into_customers", "customer_account_updates"]
 
@@ -31,16 +31,12 @@ async def project_customers(batch: PartitionBatch) -> None:
     Undecodable records go to ledger.public.customers.dlq.
     """
     overviews = batch.rows(customer_overview)
-    for record in batch.records:
-        try:
-            change = decode_change(record.key, record.value)
-            if isinstance(change, Tombstone):
-                continue
-            key = customer_key(change.key)
-            row = apply_customer_change(overviews.get(key), change)
-        except DecodeError as exc:
-            await dead_letter_message(batch.message(record), exc, agent="project_customers")
-            continue
+
+    def apply(change: Change):
+        key = customer_key(change.key)
+        return key, apply_customer_change(overviews.get(key), change)
+
+    async for _, (key, row) in decoded_changes(batch, apply, agent="project_customers"):
         if row is not None:
             overviews[key] = row
         elif overviews.get(key) is not None:

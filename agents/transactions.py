@@ -6,10 +6,9 @@ from datetime import datetime, timezone
 
 from app import app
 from batching import PartitionBatch
-from cdc.changes import DecodeError, Tombstone
-from cdc.decode import decode_change
+from cdc.changes import Change, DecodeError
 from projections.alerts import add_alert, alert_row
-from projections.transactions import WITHDRAWAL, transaction_from_change
+from projections.transactions import WITHDRAWAL, LedgerTransaction, transaction_from_change
 from projections.turnover import add_to_turnover
 from rules.withdrawals import evaluate_withdrawal
 from settings import load_settings
@@ -18,7 +17,7 @@ from tables.rule_state import history_from_rows, history_to_rows, withdrawal_his
 from tables.turnover import turnover_by_account
 from topics import TRANSACTION_CHANGES, faust_topic
 
-from .dead_letters import dead_letter_message
+from .decoding import decoded_changes
 from .publishing import publish_alert
 
 __all__ = ["fold_transactions"]
@@ -40,18 +39,7 @@ async def fold_transactions(batch: PartitionBatch) -> None:
     turnover = batch.rows(turnover_by_account)
     histories = batch.rows(withdrawal_history_by_account)
     alert_rows = batch.rows(alerts_by_account)
-    for record in batch.records:
-        try:
-            change = decode_change(record.key, record.value)
-            if isinstance(change, Tombstone):
-                continue
-            txn = transaction_from_change(change)
-            if change.key != txn.account_id:
-                # State lives in the key's partition; a record keyed otherwise would split it.
-                raise DecodeError(f"record key {change.key!r} is not the transaction's account {txn.account_id}")
-        except DecodeError as exc:
-            await dead_letter_message(batch.message(record), exc, agent="fold_transactions")
-            continue
+    async for change, txn in decoded_changes(batch, _transaction, agent="fold_transactions"):
         account = txn.account_id
         turnover[account] = add_to_turnover(turnover.get(account), txn,
                                             retention_days=settings.turnover_retention_days)
@@ -67,3 +55,11 @@ async def fold_transactions(batch: PartitionBatch) -> None:
                 rows = add_alert(rows, alert_row(alert), keep=settings.alerts_kept_per_account)
                 await publish_alert(alert, change)
             alert_rows[account] = rows
+
+
+def _transaction(change: Change) -> LedgerTransaction:
+    txn = transaction_from_change(change)
+    if change.key != txn.account_id:
+        # State lives in the key's partition; a record keyed otherwise would split it.
+        raise DecodeError(f"record key {change.key!r} is not the transaction's account {txn.account_id}")
+    return txn

@@ -10,11 +10,13 @@ What it does, in one run (each step on a fresh, bare Tansu broker of its own, on
    ledgerstream before batch agents (bench/baseline/per_event.py: "before" of the before/after),
    Quix Streams (2 workers) and ledgerstream (2 workers) over them;
 3. scaling: the same for the first 20,000 and 100,000 events (ledgerstream, Quix Streams, bare);
-   on the middle size also the profile (py-spy) of ledgerstream's worker;
+   on the middle size also the batch agents' flush interval (FLUSH_INTERVALS_MS) and the profile
+   (py-spy) of ledgerstream's worker;
 4. the accounts load: 100,000 transactions with their accounts changes (balance table and customer
    overview are fed by the accounts topic), ledgerstream only;
 5. latency: each implementation alone on a fresh broker, fed at half of ledgerstream's measured
    one-worker rate by a paced producer that stamps each record's commit time with its send time;
+   then again at a low load (LOW_RATE);
 6. writes results.json, the report (report.md) and its plots under --out, and points results/latest at it.
 
 Every run's alert ids are checked against the expected ones, so speed is compared on equal work.
@@ -47,6 +49,8 @@ from .runners import (ACCOUNTS_AGENTS, BASELINE, INPUT, LEDGERSTREAM_ALERTS, OTH
 
 __all__ = ["main"]
 
+FLUSH_INTERVALS_MS = (250, 1000, 4000)
+LOW_RATE = 1000.0  # events/s of the second latency round: a load every implementation meets with CPU to spare
 BEFORE_LABEL = "ledgerstream before: per-event agent (bench/baseline/per_event.py)"
 
 
@@ -145,7 +149,8 @@ def main(argv=None) -> int:
     command = "make bench" if not given else "python -m bench.run " + " ".join(given)
     results: Dict[str, object] = {"run_id": run_id, "started": started_at.isoformat(), "command": command,
                                   "commit": _commit(), "machine": _machine(), "versions": _versions(),
-                                  "throughput": [], "scaling": [], "latency": [],
+                                  "throughput": [], "scaling": [], "flush_interval": [], "latency": [],
+                                  "latency_low": [],
                                   "accounts_load": [], "profile": None}
     t0 = time.monotonic()
     ok = False
@@ -206,6 +211,12 @@ def main(argv=None) -> int:
                     _show(outcome)
                     results["scaling"].append(outcome.as_dict())
                 if n == mid:
+                    _say(f"flush interval of the batch agents, on {n:,} events")
+                    for ms in FLUSH_INTERVALS_MS:
+                        outcome = run_ledgerstream(ctx, broker, n, expected_n, env={"STATE_FLUSH_INTERVAL_MS": str(ms)},
+                                                   label=f"ledgerstream x1, STATE_FLUSH_INTERVAL_MS={ms}")
+                        _show(outcome)
+                        results["flush_interval"].append({**outcome.as_dict(), "flush_interval_ms": ms})
                     _say(f"profile of ledgerstream (py-spy, 100 Hz) over {n:,} events")
                     raw = workdir / "profile-ledgerstream.txt"
                     outcome = run_ledgerstream(ctx, broker, n, expected_n, label="ledgerstream x1 under py-spy",
@@ -245,6 +256,17 @@ def main(argv=None) -> int:
                  f" ({d['received_ms_n']} alerts, match {result.alerts_match}){' ERROR ' + result.error if result.error else ''}")
             results["latency"].append({**d, "received_ms": sorted(result.received_ms),
                                        "produced_ms": sorted(result.produced_ms)})
+        n = min(args.events, int(LOW_RATE * args.paced_seconds))
+        head = data.head(n)
+        expected_n = expected_alert_ids(head.postings)
+        _say(f"latency at a low load: {n:,} events at {LOW_RATE:,.0f}/s")
+        for impl in ("ledgerstream", "quix", "bytewax", "bare-logic"):
+            result = run_paced(ctx, impl, head, expected_n, LOW_RATE)
+            d = result.as_dict()
+            _say(f"  {result.label}: received p50 {d['received_ms_p50'] or 0:.0f} ms, p99 {d['received_ms_p99'] or 0:.0f} ms"
+                 f" ({d['received_ms_n']} alerts, match {result.alerts_match}){' ERROR ' + result.error if result.error else ''}")
+            results["latency_low"].append({**d, "received_ms": sorted(result.received_ms),
+                                           "produced_ms": sorted(result.produced_ms)})
         ok = True
     except KeyboardInterrupt:
         _say("interrupted; stopping what was started")

@@ -8,7 +8,7 @@ from typing import List
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-__all__ = ["produce", "read_topic"]
+__all__ = ["produce", "read_topic", "committed_offsets"]
 
 
 def produce(bootstrap: str, topic: str, *, key: bytes, value: bytes, headers=None) -> None:
@@ -60,3 +60,19 @@ async def _at_end(consumer: AIOKafkaConsumer, tp) -> bool:
     if highwater is None:
         return False
     return await consumer.position(tp) >= highwater
+
+
+def committed_offsets(bootstrap: str, group: str, topic: str, records: List[ConsumerRecord]) -> dict:
+    """The group's committed offset of each partition that `records` (read off `topic`) come from."""
+
+    async def run():
+        from aiokafka.structs import TopicPartition
+
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            return {p: await consumer.committed(TopicPartition(topic, p)) for p in {r.partition for r in records}}
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(run())

@@ -10,7 +10,7 @@ import sys
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Mapping, Optional
 
 import psycopg
 import pytest
@@ -91,11 +91,13 @@ class Worker:
 def _worker_factory(stack_env: Dict[str, str], started: List[Worker]):
     layout = StackLayout.from_env(stack_env)
 
-    def start(app_id: str = "", name: str = "", ready_timeout: float = 120) -> Worker:
+    def start(app_id: str = "", name: str = "", ready_timeout: float = 120,
+              env: Optional[Mapping[str, str]] = None) -> Worker:
+        """`env` adds settings (environment variables) for this worker."""
         app_id = app_id or f"test-{uuid.uuid4().hex[:8]}"
         name = name or f"{app_id}-{len(started)}"
         port = free_port()
-        env = worker_env(layout, name, web_port=port, app_id=app_id)
+        env = worker_env(layout, name, web_port=port, app_id=app_id, extra=env)
         worker = Worker(f"http://127.0.0.1:{port}", start_worker(env, layout.log_file(name)), layout.log_file(name))
         started.append(worker)
         wait_ready(worker.url, worker.process, timeout=ready_timeout)
