@@ -123,6 +123,18 @@ def _commit() -> Optional[str]:
     return None
 
 
+def _latency_round(ctx: Context, head, expected, rate: float) -> List[dict]:
+    """Each implementation alone, fed `head` at `rate` events/s; the latencies of its alerts."""
+    rows = []
+    for impl in ("ledgerstream", "quix", "bytewax", "bare-logic"):
+        result = run_paced(ctx, impl, head, expected, rate)
+        d = result.as_dict()
+        _say(f"  {result.label}: received p50 {d['received_ms_p50'] or 0:.0f} ms, p99 {d['received_ms_p99'] or 0:.0f} ms"
+             f" ({d['received_ms_n']} alerts, match {result.alerts_match}){' ERROR ' + result.error if result.error else ''}")
+        rows.append({**d, "received_ms": sorted(result.received_ms), "produced_ms": sorted(result.produced_ms)})
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=200_000, help="transactions in the main runs (default 200000)")
@@ -249,24 +261,11 @@ def main(argv=None) -> int:
         head = data.head(n)
         expected_n = expected_alert_ids(head.postings)
         _say(f"latency: {n:,} events at {rate:,.0f}/s (half of ledgerstream's {ls_rate:,.0f}/s)")
-        for impl in ("ledgerstream", "quix", "bytewax", "bare-logic"):
-            result = run_paced(ctx, impl, head, expected_n, rate)
-            d = result.as_dict()
-            _say(f"  {result.label}: received p50 {d['received_ms_p50'] or 0:.0f} ms, p99 {d['received_ms_p99'] or 0:.0f} ms"
-                 f" ({d['received_ms_n']} alerts, match {result.alerts_match}){' ERROR ' + result.error if result.error else ''}")
-            results["latency"].append({**d, "received_ms": sorted(result.received_ms),
-                                       "produced_ms": sorted(result.produced_ms)})
+        results["latency"] = _latency_round(ctx, head, expected_n, rate)
         n = min(args.events, int(LOW_RATE * args.paced_seconds))
         head = data.head(n)
-        expected_n = expected_alert_ids(head.postings)
         _say(f"latency at a low load: {n:,} events at {LOW_RATE:,.0f}/s")
-        for impl in ("ledgerstream", "quix", "bytewax", "bare-logic"):
-            result = run_paced(ctx, impl, head, expected_n, LOW_RATE)
-            d = result.as_dict()
-            _say(f"  {result.label}: received p50 {d['received_ms_p50'] or 0:.0f} ms, p99 {d['received_ms_p99'] or 0:.0f} ms"
-                 f" ({d['received_ms_n']} alerts, match {result.alerts_match}){' ERROR ' + result.error if result.error else ''}")
-            results["latency_low"].append({**d, "received_ms": sorted(result.received_ms),
-                                           "produced_ms": sorted(result.produced_ms)})
+        results["latency_low"] = _latency_round(ctx, head, expected_alert_ids(head.postings), LOW_RATE)
         ok = True
     except KeyboardInterrupt:
         _say("interrupted; stopping what was started")

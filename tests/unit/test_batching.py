@@ -170,13 +170,19 @@ def test_offsets_are_acknowledged_only_at_the_flush(agents):
     assert agents.progress()[f"{handler.__module__}.{handler.__qualname__}"]["records"] == 5
 
 
-def test_records_before_the_read_offset_are_not_handled_again(agents):
+def _recording(agents) -> list:
+    """Registers a batch agent that notes the offsets it is handed; returns that list."""
     seen = []
 
     async def handler(batch):
         seen.extend(r.offset for r in batch.records)
 
     _register(agents, handler)
+    return seen
+
+
+def test_records_before_the_read_offset_are_not_handled_again(agents):
+    seen = _recording(agents)
     consumer = FakeConsumer(agents.app)
     consumer._read_offset[TP0] = 5                          # Faust seeked to the committed offset 5
     consumer._committed_offset[TP0] = 5
@@ -187,12 +193,7 @@ def test_records_before_the_read_offset_are_not_handled_again(agents):
 
 
 def test_nothing_is_handled_after_a_rebalance_began_or_for_a_partition_not_assigned(agents):
-    seen = []
-
-    async def handler(batch):
-        seen.extend(r.offset for r in batch.records)
-
-    _register(agents, handler)
+    seen = _recording(agents)
     consumer = FakeConsumer(agents.app)
     _deliver(agents, consumer, [_record(0)], generation=0)  # fetched under generation 0, now 1
     consumer.active = set()
