@@ -109,6 +109,8 @@ def _commit() -> Optional[str]:
     """The checked-out commit, read from the repository's files (best effort)."""
     git = REPO_ROOT / ".git"
     try:
+        if git.is_file():  # a linked worktree: ".git" names the folder that holds its HEAD
+            git = Path(git.read_text().split("gitdir:", 1)[1].strip())
         head = (git / "HEAD").read_text().strip()
         if not head.startswith("ref: "):
             return head
