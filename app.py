@@ -27,7 +27,7 @@ class LedgerApp(faust.App):
     BootStrategy = LedgerBootStrategy
 
     def __init__(self, *args, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
-                 web_token: str = "", state_flush_interval_s: float = 1.0, state_flush_records: int = 20000,
+                 web_token: str = "", state_flush_interval_s: float = 5.0, state_flush_records: int = 20000,
                  **kwargs) -> None:
         # Read by transport/kafka.py.
         self.end_offsets_probe = end_offsets_probe

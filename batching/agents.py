@@ -13,7 +13,7 @@ Guarantees (at least once, as Faust's agents):
   the next owner can replay records whose effects are already in the tables: effects must be
   idempotent (as they must for Faust's agents after a crash), and events may be sent again.
 - A table written by a batch agent must be written only by batch agents: a direct write would be
-  overwritten by the cache at the next flush. Others may read it, up to a flush interval behind.
+  overwritten by the cache at the next flush. Others read it through `latest` (the cache first).
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ class PartitionBatch:
         """The Faust message for a record (for dead letters, which keep its topic, partition, offset)."""
         return self._to_message(self.tp, record)
 
+
+_NOT_CACHED = object()
 
 BatchHandler = Callable[[PartitionBatch], Awaitable[None]]
 
@@ -98,6 +100,20 @@ class BatchAgents:
         """Add the topics to the app's conductor, so the consumer subscribes to them."""
         for topic in set(self.topics.values()):
             self.app.topics.add(topic)
+
+    def latest(self, table: TableT, key: Any) -> Any:
+        """`table`'s row for `key` as the batch agents see it: from their cache, else from the table.
+
+        What the web views read, so that they are as fresh as the agents, not a flush behind (as
+        Kafka Streams' interactive queries read through its record cache).
+        """
+        for state in self._states.values():
+            rows = state.cached_rows(table)
+            if rows is not None:
+                value = rows.cached(key, _NOT_CACHED)
+                if value is not _NOT_CACHED:
+                    return value
+        return table.get(key)
 
     def progress(self) -> Dict[str, Dict[str, Any]]:
         return {self._names[name]: {"topic": name, **p.as_dict()} for name, p in self._progress.items()}

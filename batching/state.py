@@ -41,6 +41,13 @@ class CachedRows:
             value = self._values[key] = self.table.get(key)
         return default if value is None or value is _DELETED else value
 
+    def cached(self, key: Any, default: Any = None) -> Any:
+        """The cached row of `key` (None when deleted or absent), or `default` if the cache has not seen it."""
+        value = self._values.get(key, _MISSING)
+        if value is _MISSING:
+            return default
+        return None if value is _DELETED else value
+
     def __setitem__(self, key: Any, value: Any) -> None:
         self._values[key] = value
         self._dirty.add(key)
@@ -98,6 +105,10 @@ class PartitionState:
         if rows is None:
             rows = self._rows[table.name] = CachedRows(table)
         return rows
+
+    def cached_rows(self, table: TableT):
+        """The table's cached rows here, or None when no batch agent touched the table since the last flush."""
+        return self._rows.get(table.name)
 
     @contextmanager
     def current(self) -> Iterator[None]:

@@ -40,6 +40,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from settings import Settings
 from stack.layout import REPO_ROOT
 
 from . import kafka
@@ -165,7 +166,9 @@ def main(argv=None) -> int:
                                   "commit": _commit(), "machine": _machine(), "versions": _versions(),
                                   "throughput": [], "scaling": [], "flush_interval": [], "latency": [],
                                   "latency_low": [],
-                                  "accounts_load": [], "profile": None}
+                                  "accounts_load": [], "profile": None,
+                                  # The default the ledgerstream runs used (they set it only in the flush-interval runs).
+                                  "state_flush_interval_ms": Settings().state_flush_interval_ms}
     t0 = time.monotonic()
     ok = False
     try:

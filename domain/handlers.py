@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agents.customers import customer_account_updates
+from app import app
 from cdc.changes import DecodeError
 from projections.customers import activity_update
 from tables.balances import balance_by_account
@@ -24,7 +25,7 @@ async def note_account_activity(event: DomainEvent) -> None:
     account_id = _int(event.aggregate_id, "aggregate id")
     customer_id = event.payload.get("customer_id")
     if customer_id is None:  # money events name the account only; its state knows the customer
-        customer_id = (balance_by_account.get(account_id) or {}).get("customer_id")
+        customer_id = (app.batch_agents.latest(balance_by_account, account_id) or {}).get("customer_id")
     if customer_id is None:
         return  # the account's own change, not yet seen, will set the activity from updated_at
     # The key as an int: a payload's "7" would otherwise land in another partition than 7.

@@ -18,7 +18,7 @@ __all__ = ["get_account"]
 @routed(balance_by_account, lambda match: account_key(parse_id(match["account_id"], "account_id")))
 async def get_account(view: View, request: Request, *, key: int, **_: str) -> Response:
     reject_unknown(request, set())
-    row = balance_by_account.get(key)
+    row = app.batch_agents.latest(balance_by_account, key)
     if row is None:
         return view.error(404, f"account {key} not found", account_id=key)
     return view.json(row)

@@ -19,7 +19,7 @@ __all__ = ["get_alerts"]
 @routed(balance_by_account, lambda match: account_key(parse_id(match["account_id"], "account_id")))
 async def get_alerts(view: View, request: Request, *, key: int, **_: str) -> Response:
     reject_unknown(request, set())
-    alerts = alerts_by_account.get(key)
-    if alerts is None and balance_by_account.get(key) is None:
+    alerts = app.batch_agents.latest(alerts_by_account, key)
+    if alerts is None and app.batch_agents.latest(balance_by_account, key) is None:
         return view.error(404, f"account {key} not found", account_id=key)
     return view.json({"account_id": key, "alerts": alerts or []})

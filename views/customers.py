@@ -18,7 +18,7 @@ __all__ = ["get_customer"]
 @routed(customer_overview, lambda match: customer_key(parse_id(match["customer_id"], "customer_id")))
 async def get_customer(view: View, request: Request, *, key: int, **_: str) -> Response:
     reject_unknown(request, set())
-    overview = customer_overview.get(key)
+    overview = app.batch_agents.latest(customer_overview, key)
     if overview is None or overview.get("name") is None:
         # Account updates can reach a customer before the customer row itself; until then the
         # customer is not known to the view.

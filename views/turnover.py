@@ -23,9 +23,11 @@ __all__ = ["get_turnover"]
 async def get_turnover(view: View, request: Request, *, key: int, **_: str) -> Response:
     reject_unknown(request, {"day"})
     day = _parse_day(request.query.get("day"))
-    if balance_by_account.get(key) is None and turnover_by_account.get(key) is None:
+    latest = app.batch_agents.latest
+    turnover = latest(turnover_by_account, key)
+    if turnover is None and latest(balance_by_account, key) is None:
         return view.error(404, f"account {key} not found", account_id=key)
-    totals = turnover_of_day(turnover_by_account.get(key), day)
+    totals = turnover_of_day(turnover, day)
     if totals is None:  # nothing posted that day
         totals = {"day": day.isoformat(), "deposits": "0", "withdrawals": "0", "count": 0}
     return view.json({"account_id": key, **totals})

@@ -1,7 +1,8 @@
-"""Batch agents keep table rows in a cache between flushes (batching/): a clean stop flushes and commits them.
+"""Batch agents keep table rows in a cache between flushes (batching/): views read through it, a clean stop
+flushes and commits it.
 
-With a flush interval of an hour, the only flush while these workers run is the one on stop: what
-the restarted worker serves was written by it, and the committed offsets say nothing is replayed.
+With a flush interval of an hour, the only flush while these workers run is the one on stop: the
+changelog says when rows reached the table, the committed offsets that nothing is replayed.
 """
 
 from __future__ import annotations
@@ -57,8 +58,11 @@ def test_a_clean_stop_flushes_cached_rows_and_commits_their_offsets(db, stack_en
     worker = start_test_worker(app_id=app_id, name=name, env=NO_FLUSH_WHILE_RUNNING)
     eventually(lambda: (_handled(worker, TRANSACTIONS_AGENT), _handled(worker, ACCOUNTS_AGENT)),
                lambda n: n[0] >= len(transactions) and n[1] >= len(accounts), what="every record handled")
-    status, _ = get_json(f"{worker.url}/accounts/{account}")
-    assert status == 404, "the balance reached the table before any flush"
+    changelog = f"{app_id}-balance_by_account-changelog"
+    ours = str(account).encode()
+    assert not [r for r in read_topic(bootstrap, changelog) if r.key == ours], "a row reached the table before a flush"
+    status, body = get_json(f"{worker.url}/accounts/{account}")
+    assert status == 200 and body["balance"] == "50.00"  # the view reads through the cache
 
     worker.stop()
     assert worker.process.returncode == 0
@@ -67,6 +71,8 @@ def test_a_clean_stop_flushes_cached_rows_and_commits_their_offsets(db, stack_en
         for r in records:
             ends[r.partition] = max(ends.get(r.partition, 0), r.offset + 1)
         assert committed_offsets(bootstrap, app_id, topic, records) == ends, f"{topic} not committed on stop"
+
+    assert [json.loads(r.value)["balance"] for r in read_topic(bootstrap, changelog) if r.key == ours] == ["50.00"]
 
     worker = start_test_worker(app_id=app_id, name=name, env=NO_FLUSH_WHILE_RUNNING)
     status, body = get_json(f"{worker.url}/accounts/{account}")

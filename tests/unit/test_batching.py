@@ -272,3 +272,26 @@ def test_a_topic_takes_one_batch_agent(agents):
     _register(agents, first)
     with pytest.raises(ValueError, match="already has a batch agent"):
         _register(agents, second)
+
+
+def test_latest_reads_the_cache_first_then_the_table(agents):
+    table = FakeTable()
+    dict.__setitem__(table, 1, "stored")
+    dict.__setitem__(table, 2, "stored too")
+
+    async def handler(batch):
+        rows = batch.rows(table)
+        rows[1] = "changed"
+        del rows[2]
+
+    _register(agents, handler)
+    consumer = FakeConsumer(agents.app)
+    _deliver(agents, consumer, [_record(0)])
+    table.get = lambda key, default=None: dict.get(table, key, default)  # views read with no current event
+    assert agents.latest(table, 1) == "changed"
+    assert agents.latest(table, 2) is None
+    assert agents.latest(table, 3) is None
+    dict.__setitem__(table, 3, "only stored")
+    assert agents.latest(table, 3) == "only stored"
+    asyncio.run(agents.flush_due(consumer, force=True))
+    assert agents.latest(table, 1) == "changed" and agents.latest(table, 2) is None
