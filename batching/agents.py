@@ -168,9 +168,12 @@ class BatchAgents:
         now = time.monotonic()
         acked = 0
         async with self.lock:
-            for state in self._states.values():
-                if force or state.due(self.flush_interval_s, self.flush_records, now):
-                    acked += self._flush(consumer, state)
+            due = [s for s in self._states.values()
+                   if force or s.due(self.flush_interval_s, self.flush_records, now)]
+            if due:
+                await self._events_delivered()
+            for state in due:
+                acked += self._flush(consumer, state)
         if acked and consumer._commit_every is not None and consumer._n_acked >= consumer._commit_every:
             consumer._n_acked = 0
             await consumer.commit()
@@ -190,9 +193,20 @@ class BatchAgents:
             acked += len(done)
         return acked
 
-    def on_revoked(self, consumer, revoked: Iterable[TP]) -> None:
+    async def _events_delivered(self) -> None:
+        """Wait until every record sent so far (the agents' derived events) is on the broker.
+
+        Called before rows reach the tables: once a row says a change was applied, a replay skips
+        that change, so what the change was to send must already be sent. Otherwise a crash between
+        the table write and the send would lose the event (a BalanceLow, an alert).
+        """
+        await self.app.producer.flush()
+
+    async def on_revoked(self, consumer, revoked: Iterable[TP]) -> None:
         """Flush, then forget, the partitions revoked (call with the lock held, before Faust's revocation)."""
-        for partition in {tp.partition for tp in revoked if tp.topic in self.topics}:
-            state = self._states.pop(partition, None)
-            if state is not None:
-                self._flush(consumer, state)
+        states = [self._states.pop(p) for p in {tp.partition for tp in revoked if tp.topic in self.topics}
+                  if p in self._states]
+        if states:
+            await self._events_delivered()
+        for state in states:
+            self._flush(consumer, state)

@@ -35,7 +35,7 @@ class BatchingConsumerMixin:
     async def on_partitions_revoked(self, revoked: Set[TP]) -> None:
         agents = self.app.batch_agents
         async with agents.lock:  # a running batch finishes first; none starts until this is done
-            agents.on_revoked(self, revoked)
+            await agents.on_revoked(self, revoked)
             await super().on_partitions_revoked(revoked)
 
     async def on_stop(self) -> None:

@@ -81,9 +81,19 @@ class FakeConsumer:
         self.commits += 1
 
 
+class FakeProducer:
+    """Notes when it was flushed, and which table writes had happened by then."""
+
+    def __init__(self):
+        self.flushes = 0
+
+    async def flush(self):
+        self.flushes += 1
+
+
 @pytest.fixture
 def agents():
-    app = SimpleNamespace(consumer_generation_id=1)
+    app = SimpleNamespace(consumer_generation_id=1, producer=FakeProducer())
     return BatchAgents(app, flush_interval_s=0.5, flush_records=1000)
 
 
@@ -163,6 +173,8 @@ def test_offsets_are_acknowledged_only_at_the_flush(agents):
     assert seen == [0, 1, 2, 4, 5]
     assert consumer._read_offset[TP0] == 6
     assert consumer._acked == {} and table.writes == []
+    assert asyncio.run(agents.flush_due(consumer)) == 0            # nothing due yet: no flush of any kind
+    assert agents.app.producer.flushes == 0
     assert asyncio.run(agents.flush_due(consumer, force=True)) == 6
     assert consumer._acked[TP0] == [0, 1, 2, 3, 4, 5]      # the skipped offset 3 is done too
     assert consumer._n_acked == 6
@@ -210,8 +222,9 @@ def test_a_revoked_partition_is_flushed_then_forgotten(agents):
     _register(agents, handler)
     consumer = FakeConsumer(agents.app)
     _deliver(agents, consumer, [_record(0)])
-    agents.on_revoked(consumer, {TP0, TP("other-topic", 1)})
+    asyncio.run(agents.on_revoked(consumer, {TP0, TP("other-topic", 1)}))
     assert table.writes == [(1, "x", 0)] and consumer._acked[TP0] == [0]
+    assert agents.app.producer.flushes == 1
     assert asyncio.run(agents.flush_due(consumer, force=True)) == 0
 
 
@@ -295,3 +308,23 @@ def test_latest_reads_the_cache_first_then_the_table(agents):
     assert agents.latest(table, 3) == "only stored"
     asyncio.run(agents.flush_due(consumer, force=True))
     assert agents.latest(table, 1) == "changed" and agents.latest(table, 2) is None
+
+
+def test_sent_events_are_delivered_before_rows_reach_the_tables(agents):
+    table = FakeTable()
+    order = []
+
+    class Producer:
+        async def flush(self):
+            order.append(("events delivered", list(table.writes)))
+
+    agents.app.producer = Producer()
+
+    async def handler(batch):
+        batch.rows(table)[1] = "x"
+
+    _register(agents, handler)
+    consumer = FakeConsumer(agents.app)
+    _deliver(agents, consumer, [_record(0)])
+    asyncio.run(agents.flush_due(consumer, force=True))
+    assert order == [("events delivered", [])] and table.writes == [(1, "x", 0)]
