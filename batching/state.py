@@ -56,10 +56,6 @@ class CachedRows:
         self._values[key] = _DELETED
         self._dirty.add(key)
 
-    @property
-    def dirty(self) -> int:
-        return len(self._dirty)
-
     def write_back(self) -> int:
         """Write each changed row to the table once (a RocksDB put or delete and a changelog record)."""
         table, values = self.table, self._values

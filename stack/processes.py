@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Optional, Sequence
 
 __all__ = [
+    "stop_process",
     "StackError",
     "wait_until",
     "port_is_open",
@@ -134,3 +135,14 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def stop_process(process: subprocess.Popen, *, timeout: float = 30.0) -> None:
+    """SIGTERM a child we started and wait for it; SIGKILL it if it has not ended within `timeout`."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -13,6 +13,7 @@ from cdc.connector_files import ConnectorFileError
 from ledger.connection import redact
 
 from .alert_printer import print_alerts_in_background
+from .processes import stop_process
 from .layout import REPO_ROOT, StackLayout
 from .manager import down, status, up
 from .processes import StackError
@@ -63,19 +64,9 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("\nstopping", flush=True)
         for child in reversed(children):
-            _terminate(child)
+            stop_process(child, timeout=20)
         if started_stack:
             down(layout)
-
-
-def _terminate(child: subprocess.Popen) -> None:
-    if child.poll() is None:
-        child.terminate()
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
 
 
 def _print_urls(layout: StackLayout) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from stack.broker import tansu_binary
 from stack.layout import StackLayout
-from stack.processes import port_is_open, wait_until
+from stack.processes import port_is_open, stop_process, wait_until
 from stack.workers import health, start_worker, worker_env
 from tests.support.http import get_json
 from tests.support.kafka import produce
@@ -81,12 +81,7 @@ def throwaway(stack_env, tmp_path) -> Iterator:
 
     yield make
     for process in workers:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_process(process)
     for broker in brokers:
         broker.stop()
 

@@ -16,6 +16,7 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from stack.layout import REPO_ROOT, StackLayout
+from stack.processes import stop_process
 from stack.workers import start_worker, wait_ready, worker_env
 from tests.support.ledger_sql import open_account
 from tests.support.stack_fixtures import free_port
@@ -65,12 +66,7 @@ def secured(stack_env) -> Iterator[List[Tuple[str, subprocess.Popen, str]]]:
         yield workers
     finally:
         for _, process, _ in workers:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_process(process)
 
 
 VIEWS = ["/accounts/1", "/accounts/1/turnover", "/customers/1", "/alerts/1", "/live/alerts",
