@@ -4,10 +4,10 @@ PY := .venv/bin/python
 .PHONY: setup run test test-unit up down status logs bench
 
 setup:            ## install whatever is missing (Debian packages, .venv, Connect jars)
-	@bash stack/setup.sh
+	@bash dev/dev/stack/setup.sh
 
 run: setup        ## stack + worker + demo ledger; Ctrl-C stops what it started
-	@$(PY) -m stack.run
+	@$(PY) -m dev.stack.run
 
 test: setup       ## the whole test suite: unit, then integration on a real local stack
 	@$(PY) -m pytest
@@ -16,17 +16,17 @@ test-unit: setup  ## unit tests only (no processes, no network)
 	@$(PY) -m pytest tests/unit
 
 up: setup         ## start the local stack (broker, PostgreSQL, Kafka Connect + Debezium)
-	@$(PY) -m stack up
+	@$(PY) -m dev.stack up
 
 down: setup       ## stop the local stack
-	@$(PY) -m stack down
+	@$(PY) -m dev.stack down
 
 status: setup
-	@$(PY) -m stack status
+	@$(PY) -m dev.stack status
 
 logs: setup
-	@$(PY) -m stack logs
+	@$(PY) -m dev.stack logs
 
 bench: setup      ## ledgerstream against Quix Streams, Bytewax and a bare consumer; report under results/
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt -c requirements.lock
-	@$(PY) -m bench.run
+	@$(PY) -m dev.bench.run

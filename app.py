@@ -12,9 +12,9 @@ from typing import Optional
 import faust
 from mode.utils.objects import cached_property
 
-from batching import BatchAgents
+from engine.batching import BatchAgents
 from settings import Settings, load_settings
-from startup import BrokerProbe, LedgerBootStrategy
+from engine.startup import BrokerProbe, LedgerBootStrategy
 
 __all__ = ["LedgerApp", "create_app", "app"]
 
@@ -55,7 +55,7 @@ class LedgerApp(faust.App):
             require_bearer_token(web, self._web_token)
 
     def _new_transport(self):
-        from transport.kafka import Transport
+        from engine.transport.kafka import Transport
 
         return Transport(self.conf.broker_consumer, self)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app import app
-from batching import PartitionBatch
+from engine.batching import PartitionBatch
 from cdc.changes import Change
 from projections.accounts import account_key, account_view, already_applied
 from projections.customers import account_update

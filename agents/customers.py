@@ -5,7 +5,7 @@ from __future__ import annotations
 from faust.exceptions import DecodeError as FaustDecodeError
 
 from app import app
-from batching import PartitionBatch
+from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError
 from projections.customers import apply_account_update, apply_customer_change, customer_key
 from tables.customers import customer_overview

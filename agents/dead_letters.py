@@ -8,7 +8,7 @@ from functools import lru_cache
 from faust.types import EventT, Message
 
 from app import app
-from deadletters.letters import dead_letter_headers, dead_letter_topic_name, fit_record
+from ops.deadletters.letters import dead_letter_headers, dead_letter_topic_name, fit_record
 from topics import PARTITIONS
 
 __all__ = ["dead_letter", "dead_letter_message", "dead_letter_topic_name"]

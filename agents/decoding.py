@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator, Callable, Tuple, TypeVar
 
-from batching import PartitionBatch
+from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError, Tombstone
 from cdc.decode import decode_change
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import domain.handlers  # noqa: F401  (subscribes the app's handlers to the registry)
+import agents.outbox_handlers  # noqa: F401  (subscribes the app's handlers to the registry)
 from app import app
 from cdc.changes import DecodeError
-from domain.events import decode_domain_event
-from domain.registry import registry
+from outbox.events import decode_domain_event
+from outbox.registry import registry
 from topics import ACCOUNT_EVENTS, CUSTOMER_EVENTS
 
 from .dead_letters import dead_letter

@@ -9,8 +9,8 @@ from typing import Any, Mapping
 
 from app import app
 from cdc.changes import Change
-from eventcodec.envelope import encode_envelope, wrap
-from rules.withdrawals import Alert
+from schemas.codec.envelope import encode_envelope, wrap
+from detection.withdrawals import Alert
 from schemas.records import BalanceLowV1, WithdrawalAlertV1
 from topics import BALANCE_LOW, WITHDRAWAL_ALERTS, faust_topic
 

@@ -1,1 +1,1 @@
-"""Change data capture: decoding Debezium records, and managing the connectors that produce them."""
+"""Change data capture, the worker's side: Debezium records decoded exactly into typed changes."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence
 
-from rules.withdrawals import Alert
+from detection.withdrawals import Alert
 
 __all__ = ["alert_row", "add_alert"]
 

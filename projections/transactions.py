@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from cdc.changes import Change, DecodeError, Op
-from rules.withdrawals import Withdrawal
+from detection.withdrawals import Withdrawal
 
 from .fields import exact_decimal, integer, text, timestamp
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import List, Optional, Sequence
 
 from app import app
-from rules.withdrawals import History, Withdrawal
+from detection.withdrawals import History, Withdrawal
 from topics import PARTITIONS
 
 __all__ = ["withdrawal_history_by_account", "history_to_rows", "history_from_rows"]

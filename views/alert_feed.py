@@ -10,8 +10,8 @@ from typing import AsyncIterator, Dict, Optional, Set
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from eventcodec.envelope import decode_envelope
-from eventcodec.errors import AvroDecodeError
+from schemas.codec.envelope import decode_envelope
+from schemas.codec.errors import AvroDecodeError
 from topics import WITHDRAWAL_ALERTS
 
 __all__ = ["AlertFeed", "FeedUnavailable", "alert_json"]

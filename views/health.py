@@ -6,7 +6,7 @@ from faust.exceptions import ConsumerNotStarted
 from faust.web import Request, Response, View
 
 from app import app
-from domain.registry import registry
+from outbox.registry import registry
 
 __all__ = ["get_health"]
 

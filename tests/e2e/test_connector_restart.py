@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from stack.layout import StackLayout
-from stack.processes import pid_alive, read_pid
+from dev.stack.layout import StackLayout
+from dev.stack.processes import pid_alive, read_pid
 from tests.support import oracle
 from tests.support.consistency import (
     alert_mismatches, balance_mismatches, ledger_transactions, sql_balances, sql_turnover, turnover_mismatches,

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import pytest
 
-from stack.layout import StackLayout
+from dev.stack.layout import StackLayout
 from tests.support import oracle
 from tests.support.consistency import (
     alert_mismatches, balance_low_events, balance_mismatches, ledger_transactions, sql_balances, sql_turnover, summary,

@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 import orjson
 import pytest
 
-from eventcodec.envelope import decode_envelope
+from schemas.codec.envelope import decode_envelope
 from tests.support.http import get_json
 from tests.support.kafka import read_topic
 from tests.support.ledger_sql import open_account, post

@@ -1,4 +1,4 @@
-"""`python -m cdc` on the real local stack: connectors as code, from apply to delete.
+"""`python -m ops.connectors` on the real local stack: connectors as code, from apply to delete.
 
 The connectors here are copies of connectors/*.yaml under their own names, slots, publications
 and topics (test-<id>-*), so the stack's own ledger connectors keep running for other tests.
@@ -21,11 +21,11 @@ import pytest
 import requests
 import yaml
 
-import ledger.outbox
+import dev.demo_ledger.outbox
 from cdc.changes import Op, Tombstone
-from cdc.connector_files import CONNECTORS_DIR
+from ops.connectors.connector_files import CONNECTORS_DIR
 from cdc.decode import decode_change
-from stack.layout import REPO_ROOT
+from dev.stack.layout import REPO_ROOT
 from tests.support.kafka import read_topic
 from tests.support.stack_fixtures import free_port
 from tests.support.waiting import eventually
@@ -87,7 +87,7 @@ def _file_config(file_name: str) -> Dict[str, str]:
 def cdc(stack_env: Dict[str, str], *args: str, connect_url: str = "", folder: Path = None,
         timeout: float = 240) -> subprocess.CompletedProcess:
     """The real CLI, as a user runs it."""
-    argv = [sys.executable, "-m", "cdc", *args, "--connect-url", connect_url or stack_env["CONNECT_URL"]]
+    argv = [sys.executable, "-m", "ops.connectors", *args, "--connect-url", connect_url or stack_env["CONNECT_URL"]]
     if folder is not None:
         argv += ["--connectors-dir", str(folder)]
     return subprocess.run(argv, cwd=REPO_ROOT, env=stack_env, capture_output=True, text=True, timeout=timeout)
@@ -352,7 +352,7 @@ def test_offsets_show_and_reset_only_when_stopped(stack_env, connectors, first_a
     refused = cdc(stack_env, "offsets", name, "--reset")
     assert refused.returncode == 2
     assert refused.stderr.strip() == (f"error: Connector {name} is RUNNING; stop it first "
-                                      f"(`python -m cdc stop {name}`), then reset its offsets.")
+                                      f"(`python -m ops.connectors stop {name}`), then reset its offsets.")
 
     assert cdc(stack_env, "stop", name).stdout == f"{name}: STOPPED\n"
     reset = cdc(stack_env, "offsets", name, "--reset")
@@ -397,7 +397,7 @@ COMMANDS = [
 
 def test_every_command_fails_in_one_clear_sentence_when_connect_is_unreachable(stack_env):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    running = [(command, subprocess.Popen([sys.executable, "-m", "cdc", *command, "--connect-url", url],
+    running = [(command, subprocess.Popen([sys.executable, "-m", "ops.connectors", *command, "--connect-url", url],
                                           cwd=REPO_ROOT, env=stack_env, text=True,
                                           stdout=subprocess.PIPE, stderr=subprocess.PIPE))
                for command in COMMANDS]

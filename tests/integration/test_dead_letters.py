@@ -1,4 +1,4 @@
-"""Dead letters on the real stack: every decoding agent writes them; `python -m deadletters` lists and replays them."""
+"""Dead letters on the real stack: every decoding agent writes them; `python -m ops.deadletters` lists and replays them."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from typing import Dict, List, Optional
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from deadletters.letters import DeadLetter, dead_letter_headers, dead_letter_topic_name
-from stack.kafka_topics import ensure_topics
-from stack.layout import REPO_ROOT
+from ops.deadletters.letters import DeadLetter, dead_letter_headers, dead_letter_topic_name
+from dev.stack.kafka_topics import ensure_topics
+from dev.stack.layout import REPO_ROOT
 from tests.support.kafka import read_topic
 from tests.support.stack_fixtures import free_port
 from tests.support.waiting import eventually
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 
 def deadletters(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "deadletters", *args], cwd=REPO_ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "ops.deadletters", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 
 

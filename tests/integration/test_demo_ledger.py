@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-import ledger.outbox
-from ledger.connection import connect
-from ledger.postings import (
+import dev.demo_ledger.outbox
+from dev.demo_ledger.connection import connect
+from dev.demo_ledger.postings import (
     AccountNotOpen,
     deposit,
     freeze_account,
@@ -23,7 +23,7 @@ from ledger.postings import (
     read_account,
     withdraw,
 )
-from ledger.traffic import small_amount
+from dev.demo_ledger.traffic import small_amount
 
 pytestmark = pytest.mark.integration
 
@@ -210,7 +210,7 @@ def test_floats_are_refused(conn, account):
 
 def ledger_cli(stack_env, *args, **popen):
     env = {**os.environ, "DATABASE_URL": stack_env["DATABASE_URL"]}
-    return [sys.executable, "-m", "ledger", *args], dict(cwd=REPO, env=env, text=True, **popen)
+    return [sys.executable, "-m", "dev.demo_ledger", *args], dict(cwd=REPO, env=env, text=True, **popen)
 
 
 def test_cli_posts_exactly_count_and_keeps_the_books(stack_env, conn):

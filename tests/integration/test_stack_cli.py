@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from stack.processes import pid_alive, port_is_open
+from dev.stack.processes import pid_alive, port_is_open
 
 from tests.support.stack_fixtures import base_env, free_port, run_stack
 

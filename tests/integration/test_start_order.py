@@ -16,10 +16,10 @@ from typing import Iterator, List
 
 import pytest
 
-from stack.broker import tansu_binary
-from stack.layout import StackLayout
-from stack.processes import port_is_open, stop_process, wait_until
-from stack.workers import health, start_worker, worker_env
+from dev.stack.broker import tansu_binary
+from dev.stack.layout import StackLayout
+from dev.stack.processes import port_is_open, stop_process, wait_until
+from dev.stack.workers import health, start_worker, worker_env
 from tests.support.http import get_json
 from tests.support.kafka import produce
 from tests.support.stack_fixtures import free_port

@@ -15,9 +15,9 @@ from typing import Dict, Iterator, List, Optional, Tuple
 import pytest
 from aiokafka.partitioner import murmur2
 
-from stack.layout import REPO_ROOT, StackLayout
-from stack.processes import stop_process
-from stack.workers import start_worker, wait_ready, worker_env
+from dev.stack.layout import REPO_ROOT, StackLayout
+from dev.stack.processes import stop_process
+from dev.stack.workers import start_worker, wait_ready, worker_env
 from tests.support.ledger_sql import open_account
 from tests.support.stack_fixtures import free_port
 from tests.support.waiting import eventually
@@ -157,7 +157,7 @@ def test_the_stack_commands_print_no_password(stack_env, tmp_path):
     env = {**stack_env, "STACK_DIR": str(tmp_path / "stack"),
            "DATABASE_URL": f"postgresql://ledger:{DB_SECRET}@127.0.0.1:{free_port()}/ledger",
            "CONNECT_URL": f"http://connect:{DB_SECRET}@127.0.0.1:{free_port()}"}
-    status = subprocess.run([sys.executable, "-m", "stack", "status"], cwd=REPO_ROOT, env=env,
+    status = subprocess.run([sys.executable, "-m", "dev.stack", "status"], cwd=REPO_ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
     assert "DATABASE_URL" in status.stdout and "http://connect:***@" in status.stdout

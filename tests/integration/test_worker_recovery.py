@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from stack.layout import StackLayout
+from dev.stack.layout import StackLayout
 from tests.support.http import get_json
 from tests.support.waiting import eventually
 

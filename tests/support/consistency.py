@@ -14,7 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Sequence, Tuple, TypeVar
 
 import psycopg
 
-from eventcodec.envelope import decode_envelope
+from schemas.codec.envelope import decode_envelope
 from tests.support.http import get_json
 from tests.support.kafka import read_topic
 from tests.support.oracle import ExpectedAlert, Txn, alert_from_event, alert_from_view

@@ -15,8 +15,8 @@ from typing import Dict, Iterator, List, Mapping, Optional
 import psycopg
 import pytest
 
-from stack.layout import REPO_ROOT, StackLayout
-from stack.workers import start_worker, wait_ready, worker_env
+from dev.stack.layout import REPO_ROOT, StackLayout
+from dev.stack.workers import start_worker, wait_ready, worker_env
 
 #: The test stack's folder and ports, apart from a stack a developer runs with `make up`.
 #: TEST_STACK_DIR and TEST_STACK_*_PORT move it, e.g. to run two suites side by side.
@@ -37,7 +37,7 @@ def base_env(**overrides: str) -> Dict[str, str]:
 
 
 def run_stack(env: Dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stack", *args], cwd=REPO_ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "dev.stack", *args], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -15,8 +15,8 @@ import pytest
 from faust.streams import current_event
 from faust.types import TP
 
-from batching import BatchAgents, PartitionState
-from batching.state import CachedRows
+from engine.batching import BatchAgents, PartitionState
+from engine.batching.state import CachedRows
 
 TOPIC = "ledger.public.transactions"
 TP0 = TP(TOPIC, 0)

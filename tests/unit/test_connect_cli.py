@@ -1,4 +1,4 @@
-"""Unit tests of `python -m cdc` (cdc.cli) against an in-memory Kafka Connect REST API on 127.0.0.1."""
+"""Unit tests of `python -m ops.connectors` (cdc.cli) against an in-memory Kafka Connect REST API on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from cdc.cli import main
-from cdc.connect_client import ConnectClient
+from ops.connectors.cli import main
+from ops.connectors.connect_client import ConnectClient
 
 PG = "io.debezium.connector.postgresql.PostgresConnector"
 
@@ -141,9 +141,9 @@ class _Handler(BaseHTTPRequestHandler):
 def connect(monkeypatch):
     # No backoff and no settling time: the fake answers at once and never changes by itself.
     monkeypatch.setattr(ConnectClient, "_pause", lambda self, attempt: None)
-    monkeypatch.setattr("cdc.apply.SETTLE_SECONDS", 0.0)
-    monkeypatch.setattr("cdc.apply.UPDATE_SETTLE_SECONDS", 0.0)
-    monkeypatch.setattr("cdc.commands.SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr("ops.connectors.apply.SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr("ops.connectors.apply.UPDATE_SETTLE_SECONDS", 0.0)
+    monkeypatch.setattr("ops.connectors.commands.SETTLE_SECONDS", 0.0)
     server = FakeConnect()
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -249,7 +249,7 @@ def test_apply_of_a_paused_connector_says_to_resume_it(connect, folder, capsys):
     code, _, err = run(capsys, connect, folder, "apply")
 
     assert code == 2
-    assert "a is PAUSED" in one_line(err) and "python -m cdc resume a" in err
+    assert "a is PAUSED" in one_line(err) and "python -m ops.connectors resume a" in err
 
 
 def test_apply_of_a_failing_connector_names_the_first_trace_line(connect, folder, capsys):
@@ -457,7 +457,7 @@ def test_an_unknown_connector_is_one_line_pointing_at_list(connect, capsys, comm
 
     assert code == 2
     assert one_line(err) == (f"error: Kafka Connect at {connect.url} has no connector nope; "
-                             "see `python -m cdc list`, or create it with `python -m cdc apply`.")
+                             "see `python -m ops.connectors list`, or create it with `python -m ops.connectors apply`.")
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -526,7 +526,7 @@ def test_offsets_reset_of_a_running_connector_is_refused_with_what_to_do(connect
     code, _, err = run(capsys, connect, None, "offsets", "a", "--reset")
 
     assert code == 2
-    assert one_line(err) == ("error: Connector a is RUNNING; stop it first (`python -m cdc stop a`), "
+    assert one_line(err) == ("error: Connector a is RUNNING; stop it first (`python -m ops.connectors stop a`), "
                              "then reset its offsets.")
     assert not [r for r in connect.methods() if r.startswith("DELETE")]
 

@@ -10,7 +10,7 @@ from typing import Any, List, Optional, Tuple
 
 import pytest
 
-from cdc.connect_client import ConnectClient, ConnectError
+from ops.connectors.connect_client import ConnectClient, ConnectError
 
 Reply = Tuple[int, Any]  # (status, JSON body, or bytes as-is, or None for no body)
 
@@ -300,7 +300,7 @@ def test_a_retried_delete_that_finds_nothing_succeeded_the_first_time(connect):
 def test_a_404_naming_the_connector_says_it_is_unknown(connect):
     connect.script((404, {"error_code": 404, "message": "Connector nope not found"}))
 
-    with pytest.raises(ConnectError, match=r"has no connector nope; see `python -m cdc list`") as excinfo:
+    with pytest.raises(ConnectError, match=r"has no connector nope; see `python -m ops.connectors list`") as excinfo:
         client_of(connect).pause("nope")
 
     assert excinfo.value.status == 404
@@ -358,7 +358,7 @@ def test_a_body_that_is_not_json_is_one_sentence(connect):
 def test_wait_running_raises_at_once_for_a_held_state(connect):
     connect.script((200, status_body("PAUSED", "PAUSED")))
 
-    with pytest.raises(ConnectError, match=r"ledger-postgres is PAUSED; resume it with `python -m cdc resume"):
+    with pytest.raises(ConnectError, match=r"ledger-postgres is PAUSED; resume it with `python -m ops.connectors resume"):
         client_of(connect).wait_running("ledger-postgres", timeout=30, held=("PAUSED", "STOPPED"))
     assert len(connect.requests) == 1
 

@@ -7,9 +7,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from deadletters.cli import UsageError, _choose, build_parser, main
-from deadletters.kafka import dlq_names
-from deadletters.letters import (RECORD_OVERHEAD, DeadLetter, Position, dead_letter_headers, fit_record,
+from ops.deadletters.cli import UsageError, _choose, build_parser, main
+from ops.deadletters.kafka import dlq_names
+from ops.deadletters.letters import (RECORD_OVERHEAD, DeadLetter, Position, dead_letter_headers, fit_record,
                                  parse_position, replay_headers, source_topic_name)
 
 

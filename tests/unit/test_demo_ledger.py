@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.money import ZERO, cents, money_text, to_money
-from ledger.traffic import (
+from dev.demo_ledger.money import ZERO, cents, money_text, to_money
+from dev.demo_ledger.traffic import (
     Burst,
     Deposit,
     Freeze,
@@ -158,7 +158,7 @@ def test_profile_refuses_nonsense(changes):
 def run_cli(*args, database_url="postgresql://postgres@127.0.0.1:1/ledger"):
     env = {**os.environ, "DATABASE_URL": database_url}
     return subprocess.run(
-        [sys.executable, "-m", "ledger", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "dev.demo_ledger", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )
 
 

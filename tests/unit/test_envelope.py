@@ -14,10 +14,10 @@ from faust.exceptions import ValueDecodeError
 from faust.serializers import codecs
 from faust.serializers.registry import Registry
 
-from eventcodec.envelope import DecodedEvent, decode_envelope, encode_envelope, wrap
-from eventcodec.errors import AvroDecodeError, AvroEncodeError
-from eventcodec.faust_codec import CODEC_NAME, EnvelopeCodec, register_codecs
-from eventcodec.single_object import encode_single_object
+from schemas.codec.envelope import DecodedEvent, decode_envelope, encode_envelope, wrap
+from schemas.codec.errors import AvroDecodeError, AvroEncodeError
+from schemas.codec.faust_codec import CODEC_NAME, EnvelopeCodec, register_codecs
+from schemas.codec.single_object import encode_single_object
 from schemas.catalog import default_catalog
 from schemas.records import (
     Envelope,
@@ -210,7 +210,7 @@ def test_registering_with_a_reader_version_that_does_not_exist_fails_at_once():
 
 def test_importing_the_app_and_the_codec_module_registers_nothing():
     script = (
-        "import app, eventcodec.faust_codec as f; from faust.serializers import codecs;"
+        "import app, schemas.codec.faust_codec as f; from faust.serializers import codecs;"
         " print(f.CODEC_NAME in codecs.codecs)"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120)

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
-CONNECTORS_DIR = ROOT / "connectors"
+CONNECTORS_DIR = ROOT / "ops" / "connectors"
 
 WORKER_CMD = ["faust", "-A", "app", "worker", "-l", "info"]
 EXPECTED_SERVICES = {"kafka", "postgres", "connect", "connectors", "worker-1", "worker-2"}
@@ -175,14 +175,14 @@ def test_bind_mounts_exist_and_named_volumes_are_declared(compose, services):
                 assert host.exists(), f"{name}: bind-mounted host path {source} does not exist"
             elif source:
                 assert source in declared, f"{name}: named volume {source} is not declared under volumes:"
-    assert binds, "expected at least the ./migrations bind mount"
+    assert binds, "expected at least the ./ops/migrations bind mount"
 
 
 def test_postgres_runs_the_migrations_with_logical_decoding(services):
     pg = services["postgres"]
     mounts = [str(v) for v in pg.get("volumes") or []]
-    assert "./migrations:/docker-entrypoint-initdb.d:ro" in mounts
-    assert any((ROOT / "migrations").glob("*.sql")), "no SQL migration to initialise the database"
+    assert "./ops/migrations:/docker-entrypoint-initdb.d:ro" in mounts
+    assert any((ROOT / "ops" / "migrations").glob("*.sql")), "no SQL migration to initialise the database"
     command = pg.get("command")
     command = command if isinstance(command, list) else str(command).split()
     assert "wal_level=logical" in command
@@ -211,7 +211,7 @@ def test_connector_env_references_are_set_on_connect(services):
             refs.update(re.findall(r"\$\{env:([^}:]+)\}", node))
 
     files = sorted(CONNECTORS_DIR.glob("*.yaml"))
-    assert files, "no connector definitions in connectors/"
+    assert files, "no connector definitions in ops/connectors/"
     for path in files:
         walk(yaml.safe_load(path.read_text()))
     assert refs, "connectors reference no ${env:...} variable (nothing to check?)"
@@ -264,7 +264,7 @@ def test_long_running_services_have_health_checks(services, dockerfile):
 
 def test_connectors_job_is_one_shot_and_applies_the_connectors(services):
     job = services["connectors"]
-    assert job.get("command") == ["python", "-m", "cdc", "apply"]
+    assert job.get("command") == ["python", "-m", "ops.connectors", "apply"]
     assert str(job.get("restart")) == "no"
     assert env_of(job).get("CONNECT_URL") == "http://connect:8083"
 
@@ -438,5 +438,5 @@ def test_dockerignore_keeps_local_state_and_secrets_out():
     }
     for required in (".git", ".venv", "deploy", "**/.env"):
         assert required in patterns, f".dockerignore does not exclude {required}"
-    for needed in ("app.py", "settings", "connectors", "migrations", "requirements.lock"):
+    for needed in ("app.py", "settings.py", "ops", "requirements.lock"):
         assert needed not in patterns, f".dockerignore excludes {needed}, which the image needs"

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from rules.withdrawals import BURST, RuleSettings, Withdrawal, evaluate_withdrawal
+from detection.withdrawals import BURST, RuleSettings, Withdrawal, evaluate_withdrawal
 
 T0 = datetime(2026, 3, 2, 7, 40, tzinfo=timezone.utc)
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
-from rules.withdrawals import BURST, RAPID, RuleSettings, Withdrawal, evaluate_withdrawal
+from detection.withdrawals import BURST, RAPID, RuleSettings, Withdrawal, evaluate_withdrawal
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=timezone.utc)
 NOW = datetime(2026, 11, 22, 13, 0, tzinfo=timezone.utc)

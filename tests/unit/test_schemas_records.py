@@ -8,8 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import List, Optional
 
-from eventcodec.single_object import decode_single_object, encode_single_object
-from ledger import postings
+from schemas.codec.single_object import decode_single_object, encode_single_object
+from dev.demo_ledger import postings
 from schemas import SCHEMAS_DIR
 from schemas.agreement import record_problems, records_problems
 from schemas.catalog import default_catalog

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from settings import ENV_VARS, Settings
-from stack.layout import REPO_ROOT, StackLayout
-from stack.processes import StackError
+from dev.stack.layout import REPO_ROOT, StackLayout
+from dev.stack.processes import StackError
 
 
 def test_repo_root_is_the_project_folder():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import topics
-from cdc.connector_files import CONNECTORS_DIR, ConnectorFileError, load_connector, load_connectors
+from ops.connectors.connector_files import CONNECTORS_DIR, ConnectorFileError, load_connector, load_connectors
 
 CONNECTOR_FILE = CONNECTORS_DIR / "ledger-postgres.yaml"
 
@@ -154,14 +154,14 @@ def test_every_connector_creates_topics_with_the_pipeline_partition_count(defini
 
 @pytest.mark.parametrize("definition", ALL_CONNECTORS, ids=lambda d: d.name)
 def test_secrets_are_references_never_literal_values(definition):
-    from cdc.secrets import secret_values
+    from ops.connectors.secrets import secret_values
 
     assert secret_values(definition.config) == []
 
 
 def test_every_env_reference_is_set_on_the_local_stacks_connect():
-    from cdc.secrets import references
-    from stack.connect import database_env
+    from ops.connectors.secrets import references
+    from dev.stack.connect import database_env
 
     referenced = {ref.name for d in ALL_CONNECTORS for ref in references(d.config) if ref.provider == "env"}
 

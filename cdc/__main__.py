@@ -1,8 +1,0 @@
-"""`python -m cdc`: connectors as code over the Kafka Connect REST API (see cdc/cli.py)."""
-
-import sys
-
-from .cli import main
-
-if __name__ == "__main__":
-    sys.exit(main())

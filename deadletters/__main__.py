@@ -1,7 +1,0 @@
-"""`python -m deadletters`: see deadletters/cli.py."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())

@@ -1,0 +1,1 @@
+"""Developer tooling, never shipped in the image: the local stack, the demo ledger, the benchmark."""

@@ -1,0 +1,1 @@
+"""Operator commands: connectors as code, dead letters, and the ledger's SQL migrations."""
