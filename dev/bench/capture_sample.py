@@ -1,12 +1,12 @@
 """Capture real Debezium records of the ledger (transactions and accounts) as the benchmark's templates.
 
-    python -m dev.bench.capture_sample [--out bench/samples] [--kafka-port 43092 --postgres-port 43433 --connect-port 43083]
+    python -m dev.bench.capture_sample [--out dev/bench/samples] [--kafka-port 43092 --postgres-port 43433 --connect-port 43083]
 
 Brings up a whole local stack of its own (a temporary state folder, the ports above), posts a few
 transactions with the demo ledger, reads `ledger.public.transactions` and `ledger.public.accounts`
 from their start, writes one record of each kind (a transaction insert, an account insert, an
 account update) with its key, value and headers exactly as they were on the topic, and takes the
-stack down again. bench/dataset.py builds every benchmark event in the shape of these records and
+stack down again. dev/bench/dataset.py builds every benchmark event in the shape of these records and
 checks that shape against them, so the benchmark decodes what Debezium really writes here.
 """
 

@@ -1,14 +1,14 @@
 """The benchmark's events: the demo ledger's traffic plan, written as the Debezium records it makes here.
 
-The demo ledger's own planner (ledger/traffic.py: customers, everyday postings, bursts of 3-6 large
+The demo ledger's own planner (dev/demo_ledger/traffic.py: customers, everyday postings, bursts of 3-6 large
 withdrawals) decides what happens, with balances kept in memory instead of a database; each
 posting becomes the two records Debezium writes for it on the local stack: a transactions insert
 (key: the account id, e.g. b"42") and the accounts update of the balance (key: the account id),
-in the exact shape of the records captured in bench/samples/ (JsonConverter without schemas,
+in the exact shape of the records captured in dev/bench/samples/ (JsonConverter without schemas,
 decimal.handling.mode=string). Opening an account is an accounts insert. Everything is decided by
 the seed and a fixed start time, so two runs load the same bytes.
 
-`expected_alert_ids` runs rules/withdrawals.py over the transactions in commit order, per account,
+`expected_alert_ids` runs detection/withdrawals.py over the transactions in commit order, per account,
 as an oracle that every implementation's alert set is checked against.
 """
 
@@ -115,7 +115,7 @@ def _iso(us: int) -> str:
 
 
 def _source(table: str, commit_us: int, tx_id: int, lsn: int, prev_commit_lsn: int) -> dict:
-    # Field order and types as in bench/samples/ (Debezium 3.0.7, PostgreSQL connector).
+    # Field order and types as in dev/bench/samples/ (Debezium 3.0.7, PostgreSQL connector).
     return {
         "version": "3.0.7.Final", "connector": "postgresql", "name": "ledger", "ts_ms": commit_us // 1000,
         "snapshot": "false", "db": "ledger", "sequence": f'["{prev_commit_lsn}","{lsn}"]',
@@ -230,7 +230,7 @@ def build_dataset(n_postings: int, n_accounts: int = 2000, *, seed: int = 202611
 
 
 def expected_alert_ids(postings: Iterable[Posting], settings: RuleSettings = RuleSettings()) -> Set[str]:
-    """The alert ids rules/withdrawals.py gives for these postings, per account in commit order."""
+    """The alert ids detection/withdrawals.py gives for these postings, per account in commit order."""
     histories: Dict[int, tuple] = {}
     alerts: Set[str] = set()
     now = datetime.now(timezone.utc)

@@ -18,8 +18,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
 
-if __package__ in (None, ""):  # run as a file (python bench/envelope_codec.py): import from the repository
-    sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
+if __package__ in (None, ""):  # run as a file (python dev/bench/envelope_codec.py): import from the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import orjson  # noqa: E402
 

@@ -1,6 +1,6 @@
 """The benchmark's broker: a bare Tansu started and stopped by the benchmark, topics, loading and reading.
 
-Only the broker is needed: the events are written as Debezium would write them (bench/dataset.py),
+Only the broker is needed: the events are written as Debezium would write them (dev/bench/dataset.py),
 so neither PostgreSQL nor Kafka Connect runs. Tansu 0.6 undercounts ListOffsets(latest), so every
 "how far is this topic" question here is answered by a fetch (transport/end_offsets.py).
 """

@@ -1,6 +1,6 @@
 """Where a worker's time goes: py-spy's raw (collapsed) stacks, summed into categories and functions.
 
-    python -m dev.bench.profile PROFILE.txt     # print the summary of a `py-spy record --format raw` file
+    python -m dev.bench.profile PROFILE.txt[.gz]   # print the summary of a `py-spy record --format raw` file
 
 Each sample is one stack (py-spy counts only threads that are running, so samples are CPU time).
 A sample goes to the category of the deepest frame that a rule below claims (the most specific
@@ -12,6 +12,7 @@ and are left out of the percentages.
 
 from __future__ import annotations
 
+import gzip
 import re
 import sys
 from collections import Counter
@@ -24,13 +25,15 @@ Frame = Tuple[str, str]  # (function, file)
 _FRAME = re.compile(r"^(.*) \((.*?)(?::\d+)?\)$")
 
 #: (category, test on one frame); the first rule that claims the deepest claimable frame wins.
+#: Paths are py-spy's, relative to the repository; the rules also claim the paths these modules had
+#: before the layout change (rules/, eventcodec/, batching/), so a profile recorded then still sorts.
 CATEGORIES: List[Tuple[str, object]] = [
     ("job: decode the Debezium record (cdc/, projections/transactions.py)",
      lambda f, p: p.startswith("cdc/") or p == "projections/transactions.py" or p == "projections/fields.py"),
     ("job: turnover (projections/turnover.py)", lambda f, p: p == "projections/turnover.py"),
-    ("job: rules and rule state rows (rules/, tables/rule_state.py)",
-     lambda f, p: p.startswith("rules/") or p == "tables/rule_state.py"),
-    ("job: alerts - rows and Avro envelope (projections/alerts.py, eventcodec/, schemas/)",
+    ("job: rules and rule state rows (detection/, tables/rule_state.py)",
+     lambda f, p: p.startswith(("detection/", "rules/")) or p == "tables/rule_state.py"),
+    ("job: alerts - rows and Avro envelope (projections/alerts.py, schemas/)",
      lambda f, p: p == "projections/alerts.py" or p.startswith("eventcodec/") or p.startswith("schemas/")
      or f == "publish_alert"),
     ("table reads: RocksDB get + JSON decode", lambda f, p: f in ("SerializedStore.__getitem__",
@@ -52,7 +55,8 @@ CATEGORIES: List[Tuple[str, object]] = [
      or p.startswith("faust/sensors/") or p.startswith("faust/_cython") or p == "faust/agents/agent.py"
      or (p == "mode/services.py" and f.startswith("Service.wait")) or p == "faust/channels.py"
      or p == "mode/utils/futures.py"),
-    ("batch agents: delivery, row cache, flush (batching/)", lambda f, p: p.startswith("batching/")),
+    ("batch agents: delivery, row cache, flush (engine/batching/)",
+     lambda f, p: p.startswith(("engine/batching/", "batching/"))),
     ("agent body (agents/*.py glue)", lambda f, p: p.startswith("agents/")),
 ]
 _STARTUP = ("_find_and_load", "on_rebalance", "on_partitions_assigned", "_on_partitions_assigned",
@@ -98,14 +102,22 @@ class Profile:
     def top_self(self, n: int = 15) -> List[Tuple[str, float]]:
         return [(f"{func} ({path})", c / self.samples) for (func, path), c in self.self_time.most_common(n)]
 
+    def summary(self, top: int = 10) -> Dict[str, object]:
+        """What a report needs, small enough for results.json: the raw stacks need not be kept."""
+        return {"samples": self.samples, "startup": self.startup, "shares": self.shares(),
+                "top_self": [list(x) for x in self.top_self(top)]}
+
     def share_of(self, func: str, path: Optional[str] = None) -> float:
         return sum(c for (f, p), c in self.inclusive.items() if f == func and (path is None or p == path)) \
             / max(1, self.samples)
 
 
 def read_profile(path: Path) -> Profile:
+    """A py-spy raw profile, plain or gzip-compressed (as the benchmark keeps it: `*.txt.gz`)."""
+    path = Path(path)
+    text = gzip.decompress(path.read_bytes()).decode() if path.suffix == ".gz" else path.read_text()
     stacks = []
-    for line in Path(path).read_text().splitlines():
+    for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
         if stack and count.isdigit():
             stacks.append(([_frame(f) for f in stack.split(";")], int(count)))

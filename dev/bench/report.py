@@ -1,10 +1,16 @@
 """The benchmark report: results.json of a run turned into report.md and PNG plots beside it.
 
-    python -m dev.bench.report results/<run id>      # (re)write report.md and the plots of a run
+    python -m dev.bench.report results/<run id>          # draw the run's plots from its results.json
+    python -m dev.bench.report results/<run id> --page   # and rewrite its report.md as well
+
+Only the latest run's plots are committed (results/latest); another run's are drawn on demand. A page
+written by an older version of this module can hold sections this one no longer writes, which is why
+rewriting the page is asked for apart.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -17,7 +23,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .profile import read_profile  # noqa: E402
 
-__all__ = ["write_report"]
+__all__ = ["draw_plots", "write_report"]
 
 COLORS = {"ledgerstream": "#1f77b4", "quix": "#ff7f0e", "bytewax": "#2ca02c", "bare": "#7f7f7f",
           "bare-logic": "#9467bd", "baseline": "#aec7e8"}
@@ -168,8 +174,8 @@ def write_report(folder: Path) -> Path:
     add("")
     add(f"Reproduce: `{r['command']}`" + (" (it installs `requirements-bench.txt` into `.venv`, then runs "
                                           "`.venv/bin/python -m dev.bench.run`)" if r["command"] == "make bench" else "")
-        + f"; `.venv/bin/python -m dev.bench.report results/{folder.name}` rewrites this page and its plots from "
-        "`results.json`.")
+        + f"; `.venv/bin/python -m dev.bench.report results/{folder.name}` draws this page's plots from "
+        "`results.json` (only the latest run's plots are committed), and with `--page` rewrites this page too.")
     add("")
     add(f"Run {r['started']}, {r['seconds'] / 60:.1f} minutes, commit `{(r.get('commit') or 'unknown')[:12]}`. "
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB, shared with other work: load average "
@@ -185,20 +191,21 @@ def write_report(folder: Path) -> Path:
     add(f"- {ds['transactions']:,} inserts of `transactions` from {ds['accounts']:,} accounts, as Debezium writes "
         "them here (JsonConverter without schemas, `decimal.handling.mode=string`; key = the account id as JSON "
         "number bytes such as `b\"42\"`; value = the envelope with `before`, `after`, `source`, `op`, `ts_ms`), "
-        "shape checked field by field against records captured off the local stack (`bench/samples/`, "
+        "shape checked field by field against records captured off the local stack (`dev/bench/samples/`, "
         "`python -m dev.bench.capture_sample`). 4 partitions, Kafka's default partitioner on the key, as Connect does.")
-    add(f"- Traffic from the demo ledger's own planner (`ledger/traffic.py`) over {ds['event_time_span_hours']:.0f} h "
+    add("- Traffic from the demo ledger's own planner (`dev/demo_ledger/traffic.py`) over "
+        f"{ds['event_time_span_hours']:.0f} h "
         f"of event time: {ds['withdrawals']:,} withdrawals, of them {ds['large_withdrawals']:,} large "
         f"({100 * ds['large_withdrawals'] / ds['transactions']:.1f}% of all events) in {ds['bursts']:,} bursts. "
         f"Expected alerts: {ds['alerts_expected']:,} ({ds['alerts_rapid']:,} `rapid-large-withdrawals`, "
-        f"{ds['alerts_burst']:,} `large-withdrawal-burst`), from `rules/withdrawals.py` over the events in "
+        f"{ds['alerts_burst']:,} `large-withdrawal-burst`), from `detection/withdrawals.py` over the events in "
         f"commit order per account. Mean record {ds['mean_value_bytes']:.0f} bytes.")
     add("- The job, identical everywhere: decode the record (`cdc.decode.decode_change`), the transaction "
         "(`projections/transactions.py`), turnover per day (`projections/turnover.py`), the two rules "
-        "(`rules/withdrawals.py`) on the account's history, alerts kept per account (`projections/alerts.py`) "
+        "(`detection/withdrawals.py`) on the account's history, alerts kept per account (`projections/alerts.py`) "
         "and sent as ledgerstream sends them (WithdrawalAlert v1, Avro, in the event envelope). ledgerstream "
-        "runs it in its real worker (`faust -A app worker`, started as `stack/workers.py` starts it, state in "
-        "three RocksDB tables with changelogs). The peers run `bench/peers/job.py`: Quix Streams with its RocksDB "
+        "runs it in its real worker (`faust -A app worker`, started as `dev/stack/workers.py` starts it, state in "
+        "three RocksDB tables with changelogs). The peers run `dev/bench/peers/job.py`: Quix Streams with its RocksDB "
         "state store (changelog topics on), Bytewax with `stateful_map` (state in memory, no recovery "
         "configured), and a bare aiokafka loop with plain dicts (no durability).")
     add("- Every run's alert ids were compared with the expected set (and with ledgerstream's); "
@@ -308,11 +315,7 @@ def write_report(folder: Path) -> Path:
 
     add("## How time grows with the number of events")
     add("")
-    scaling = r["scaling"] + [x for x in tp if x["workers"] == 1 and x["impl"] in ("ledgerstream", "quix", "bare")
-                              and not x["label"].startswith("bare aiokafka loop +")]
-    by_impl: Dict[str, List[dict]] = {}
-    for x in scaling:
-        by_impl.setdefault(x["impl"], []).append(x)
+    by_impl = _scaling_by_impl(r, tp)
     add("| implementation | events | processing s | total s (start to done) | events/s | events per CPU-s | "
         "peak RSS MB | same alerts |")
     add("|---|---|---|---|---|---|---|---|")
@@ -361,16 +364,16 @@ def write_report(folder: Path) -> Path:
                 f"{_ratio(before['cpu_s'], after['cpu_s'])} | | | |")
         add("")
 
-    if r.get("profile"):
-        prof = read_profile_gz(folder / r["profile"]["file"])
-        shares = prof.shares()
-        _profile_plot(shares, folder / "profile.png")
+    prof = _profile_summary(folder, r)
+    if prof:
+        shares = prof["shares"]
         pr = r["profile"]["run"]
         add("## Where ledgerstream's time goes (profile)")
         add("")
         add(f"`py-spy record --rate 100 --nonblocking --format raw` on one worker over {pr['events']:,} events "
-            f"({prof.samples:,} samples in steady state; start-up samples left out; the raw stacks are in "
-            f"`{r['profile']['file']}`, summarised by `python -m dev.bench.profile`). Each sample is counted once, "
+            f"({prof['samples']:,} samples in steady state; start-up samples left out; the raw stacks are in "
+            f"`{r['profile']['file']}`, kept for the latest run only, summarised by `python -m dev.bench.profile`; "
+            "the summary here is kept in `results.json`). Each sample is counted once, "
             "for the deepest code that a category claims (C calls such as RocksDB, orjson or a socket write count "
             "for their Python caller).")
         add("")
@@ -379,7 +382,7 @@ def write_report(folder: Path) -> Path:
         for name, share in shares.items():
             add(f"| {name} | {100 * share:.1f}% |")
         add("")
-        add("Top functions by own time: " + "; ".join(f"`{n}` {100 * s:.1f}%" for n, s in prof.top_self(10)) + ".")
+        add("Top functions by own time: " + "; ".join(f"`{n}` {100 * s:.1f}%" for n, s in prof["top_self"]) + ".")
         add("")
         add("![profile](profile.png)")
         add("")
@@ -401,12 +404,47 @@ def write_report(folder: Path) -> Path:
         "parse the records and nothing else.")
     add("")
 
-    _throughput_plot(tp, folder / "throughput.png")
-    _latency_plot(lat, folder / "latency.png")
-    _scaling_plot(by_impl, folder / "scaling.png")
     report = folder / "report.md"
     report.write_text("\n".join(lines) + "\n")
+    draw_plots(folder)
     return report
+
+
+def draw_plots(folder: Path) -> List[Path]:
+    """The run's PNG plots, drawn from its results.json into its folder, where report.md links them."""
+    folder = Path(folder)
+    r = json.loads((folder / "results.json").read_text())
+    tp = _summarise(r["throughput"])
+    drawn = [folder / "throughput.png", folder / "latency.png", folder / "scaling.png"]
+    _throughput_plot(tp, drawn[0])
+    _latency_plot(r["latency"], drawn[1])
+    _scaling_plot(_scaling_by_impl(r, tp), drawn[2])
+    prof = _profile_summary(folder, r)
+    if prof:
+        drawn.append(folder / "profile.png")
+        _profile_plot(prof["shares"], drawn[-1])
+    return drawn
+
+
+def _scaling_by_impl(r: dict, tp: List[dict]) -> Dict[str, List[dict]]:
+    """The scaling runs and the one-worker throughput runs, per implementation."""
+    scaling = r["scaling"] + [x for x in tp if x["workers"] == 1 and x["impl"] in ("ledgerstream", "quix", "bare")
+                              and not x["label"].startswith("bare aiokafka loop +")]
+    by_impl: Dict[str, List[dict]] = {}
+    for x in scaling:
+        by_impl.setdefault(x["impl"], []).append(x)
+    return by_impl
+
+
+def _profile_summary(folder: Path, r: dict) -> Optional[dict]:
+    """The profile's summary from results.json; a run recorded before it was kept there: from its raw stacks."""
+    profile = r.get("profile")
+    if not profile:
+        return None
+    if profile.get("summary"):
+        return profile["summary"]
+    raw = folder / profile["file"]
+    return read_profile(raw).summary() if raw.exists() else None
 
 
 def _latency_table(rows: List[dict], add) -> None:
@@ -455,7 +493,7 @@ def _before_after(r: dict, tp: List[dict], add) -> None:
     add("## Before and after: the batch agent")
     add("")
     add("The throughput runs above include ledgerstream as it was before batch agents "
-        "(`bench/baseline/per_event.py`: the same tables, topics and pure functions, with fold_transactions a "
+        "(`dev/bench/baseline/per_event.py`: the same tables, topics and pure functions, with fold_transactions a "
         "Faust agent over `stream.events()`), on the same broker, in the same rounds.")
     add("")
     add("| | events/s | events per CPU-s | worker CPU-s | broker CPU-s | events per CPU-s incl. broker | "
@@ -469,8 +507,8 @@ def _before_after(r: dict, tp: List[dict], add) -> None:
         f"{_ratio(after['events_per_cpu_s'], before['events_per_cpu_s'])} | | | "
         f"{_ratio(after.get('events_per_cpu_s_incl_broker'), before.get('events_per_cpu_s_incl_broker'))} | | |")
     add("")
-    add("What changed (`batching/`; `agents/transactions.py`, `agents/accounts.py`, `agents/customers.py` are batch "
-        "agents now): the fetched records of a partition reach the agent in one call instead of one Faust event each (no message object, conductor, queue, stream, ack or "
+    add("What changed (`engine/batching/`; `agents/transactions.py`, `agents/accounts.py`, `agents/customers.py` are "
+        "batch agents now): the fetched records of a partition reach the agent in one call instead of one Faust event each (no message object, conductor, queue, stream, ack or "
         "`wait_first` per record), and the agent reads and writes table rows through a write-back cache flushed "
         f"every {_interval(r)} (`STATE_FLUSH_INTERVAL_MS`), so a busy account's row is written (RocksDB put, changelog "
         "record) once per flush rather than once per event. Offsets are acknowledged after the flush, so "
@@ -479,24 +517,21 @@ def _before_after(r: dict, tp: List[dict], add) -> None:
     add("")
 
 
-def read_profile_gz(path: Path):
-    import gzip
-    import tempfile
-
-    with gzip.open(path, "rt") as f, tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as tmp:
-        tmp.write(f.read())
-    try:
-        return read_profile(Path(tmp.name))
-    finally:
-        Path(tmp.name).unlink(missing_ok=True)
-
-
 def main(argv=None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if not args:
-        print("usage: python -m dev.bench.report results/<run id>", file=sys.stderr)
+    parser = argparse.ArgumentParser(prog="python -m dev.bench.report",
+                                     description="Draw a benchmark run's plots from its results.json.")
+    parser.add_argument("run", type=Path, help="the run's folder, e.g. results/latest")
+    parser.add_argument("--page", action="store_true", help="rewrite the run's report.md as well")
+    args = parser.parse_args(argv)
+    if not (args.run / "results.json").is_file():
+        print(f"report: {args.run} holds no results.json; name a run folder under results/, e.g. results/latest.",
+              file=sys.stderr)
         return 2
-    print(write_report(Path(args[0])))
+    if args.page:
+        print(write_report(args.run))  # and its plots
+    else:
+        for path in draw_plots(args.run):
+            print(path)
     return 0
 
 

@@ -3,11 +3,11 @@
     python -m dev.bench.run [--events 200000] [--accounts 2000] [--out results/<run id>] [--quick]
 
 What it does, in one run (each step on a fresh, bare Tansu broker of its own, on free loopback ports):
-1. builds the events (bench/dataset.py), checks their shape against the captured Debezium samples,
+1. builds the events (dev/bench/dataset.py), checks their shape against the captured Debezium samples,
    and computes the expected alert ids (the rules over the events, in commit order per account);
 2. throughput: loads all transactions onto ledger.public.transactions, then runs the bare decode
    loop, the bare loop with the job's logic, Quix Streams, Bytewax, ledgerstream (1 worker),
-   ledgerstream before batch agents (bench/baseline/per_event.py: "before" of the before/after),
+   ledgerstream before batch agents (dev/bench/baseline/per_event.py: "before" of the before/after),
    Quix Streams (2 workers) and ledgerstream (2 workers) over them;
 3. scaling: the same for the first 20,000 and 100,000 events (ledgerstream, Quix Streams, bare);
    on the middle size also the batch agents' flush interval (FLUSH_INTERVALS_MS) and the profile
@@ -17,7 +17,9 @@ What it does, in one run (each step on a fresh, bare Tansu broker of its own, on
 5. latency: each implementation alone on a fresh broker, fed at half of ledgerstream's measured
    one-worker rate by a paced producer that stamps each record's commit time with its send time;
    then again at a low load (LOW_RATE);
-6. writes results.json, the report (report.md) and its plots under --out, and points results/latest at it.
+6. writes results.json, the report (report.md) and its plots under --out, and points results/latest at it;
+   the run it replaces there keeps its report.md and results.json, its plots and raw profile are removed
+   (only the latest run's are committed; `python -m dev.bench.report` draws any run's plots again).
 
 Every run's alert ids are checked against the expected ones, so speed is compared on equal work.
 No process it started is left running: every run stops its own; a failure or Ctrl-C stops the rest.
@@ -45,6 +47,7 @@ from dev.stack.layout import REPO_ROOT
 
 from . import kafka
 from .dataset import build_dataset, check_shape, expected_alert_ids
+from .profile import read_profile
 from .runners import (ACCOUNTS_AGENTS, BASELINE, INPUT, LEDGERSTREAM_ALERTS, OTHER_SOURCES, Context, Outcome, run_ledgerstream,
                       run_paced, run_peer, stop_all)
 
@@ -52,7 +55,7 @@ __all__ = ["main"]
 
 FLUSH_INTERVALS_MS = (250, 1000, 4000)
 LOW_RATE = 1000.0  # events/s of the second latency round: a load every implementation meets with CPU to spare
-BEFORE_LABEL = "ledgerstream before: per-event agent (bench/baseline/per_event.py)"
+BEFORE_LABEL = "ledgerstream before: per-event agent (dev/bench/baseline/per_event.py)"
 
 
 def _say(line: str) -> None:
@@ -124,6 +127,19 @@ def _commit() -> Optional[str]:
     except OSError:
         return None
     return None
+
+
+def _drop_drawn_files(run: Path) -> None:
+    """A run that is no longer the latest keeps report.md and results.json: its plots are drawn again on demand
+    (`python -m dev.bench.report`) and its profile's summary is in results.json, so neither the PNGs nor the raw
+    profile stay committed. A run without results.json, or with no summary in it, keeps what cannot be redrawn."""
+    if not (run / "results.json").is_file():
+        return
+    for path in run.glob("*.png"):
+        path.unlink()
+    if (json.loads((run / "results.json").read_text()).get("profile") or {}).get("summary"):
+        for path in run.glob("profile-*.txt.gz"):
+            path.unlink()
 
 
 def _latency_round(ctx: Context, head, expected, rate: float) -> List[dict]:
@@ -243,7 +259,8 @@ def main(argv=None) -> int:
                         out.mkdir(parents=True, exist_ok=True)
                         with open(raw, "rb") as src, gzip.open(out / "profile-ledgerstream.txt.gz", "wb") as dst:
                             shutil.copyfileobj(src, dst)
-                        results["profile"] = {"run": outcome.as_dict(), "file": "profile-ledgerstream.txt.gz"}
+                        results["profile"] = {"run": outcome.as_dict(), "file": "profile-ledgerstream.txt.gz",
+                                              "summary": read_profile(raw).summary()}
 
         # 4. The accounts load: what the balance and customer tables add to the same transactions.
         n = min(sizes or [args.events])
@@ -288,6 +305,8 @@ def main(argv=None) -> int:
             if args.out is None:
                 latest = REPO_ROOT / "results" / "latest"
                 if latest.is_symlink() or latest.exists():
+                    if latest.resolve() != out.resolve():
+                        _drop_drawn_files(latest.resolve())
                     latest.unlink()
                 latest.symlink_to(out.name)
             _say(f"report: {out / 'report.md'} ({results['seconds'] / 60:.1f} min)")

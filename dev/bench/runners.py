@@ -1,7 +1,7 @@
 """Running one implementation over loaded events and measuring it: throughput runs and paced (latency) runs.
 
 Every implementation runs as its own processes (ledgerstream: the real `faust -A app worker`,
-started as stack/workers.py starts it; the peers: python -m dev.bench.peers.*), watched from outside
+started as dev/stack/workers.py starts it; the peers: python -m dev.bench.peers.*), watched from outside
 by a Sampler. The processing window of a run is the wall time from its first processed event to
 its last: for ledgerstream what its worker reports on /health (its batch agent's first and last
 record; for the per-event baseline the first and last record of its turnover changelog, one per
@@ -195,7 +195,7 @@ def _check_alerts(outcome: Outcome, ids: List[str], expected: Set[str]) -> None:
 
 def _ledgerstream_workers(ctx: Context, broker: kafka.Broker, app_id: str, n: int,
                           extra: Optional[Dict[str, str]] = None, app_module: Optional[str] = None):
-    """`n` workers as stack/workers.py starts them (or of the Faust app in `app_module`)."""
+    """`n` workers as dev/stack/workers.py starts them (or of the Faust app in `app_module`)."""
     layout = StackLayout.from_env({"STACK_DIR": str(ctx.workdir / "stack"), "STACK_KAFKA_PORT": str(broker.port)})
     workers = []
     for i in range(n):
@@ -220,7 +220,7 @@ ACCOUNTS_AGENTS = {"agents.accounts.project_account_balances": "balance_by_accou
 
 
 def _agent_progress(urls: Sequence[str], agent: str) -> List[dict]:
-    """A batch agent's progress on each worker's /health (batching/agents.py)."""
+    """A batch agent's progress on each worker's /health (engine/batching/agents.py)."""
     found = []
     for url in urls:
         progress = ((health(url) or {}).get("batch_agents") or {}).get(agent)

@@ -5,7 +5,7 @@
 The same tables, topics, pure functions and alert encoding as the product, and the product's app
 class and transport; the agents are Faust agents over `stream.events()` that read and write each
 key's rows once per event (a RocksDB put and a changelog record per write), as agents/ did until
-batching/ replaced them: fold_transactions, and for the accounts load project_account_balances
+engine/batching/ replaced them: fold_transactions, and for the accounts load project_account_balances
 and fold_account_updates_into_customers (without BalanceLow, dead letters, the customers topic and
 domain events, which the benchmark's events do not exercise). Kept so that every benchmark run
 measures before and after side by side.

@@ -3,7 +3,7 @@
     python -m dev.bench.peers.bare --bootstrap HOST:PORT --input TOPIC --progress FILE [--logic --output TOPIC]
 
 Without --logic it only decodes each record's key and value (orjson): what any Python consumer pays
-before doing anything. With --logic it also runs the job (bench/peers/job.py) on plain dicts, with
+before doing anything. With --logic it also runs the job (dev/bench/peers/job.py) on plain dicts, with
 no durability of state, and produces the alerts: the cost of the job's own logic with no framework.
 Runs until SIGTERM.
 """

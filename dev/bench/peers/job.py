@@ -2,7 +2,7 @@
 
 Per record: decode the Debezium change (cdc.decode), the transaction (projections/transactions.py),
 turnover per day (projections/turnover.py), and for a large withdrawal the rules
-(rules/withdrawals.py) on the account's history; each alert is stored with the account's alerts
+(detection/withdrawals.py) on the account's history; each alert is stored with the account's alerts
 (projections/alerts.py) and encoded as ledgerstream publishes it (WithdrawalAlert v1, Avro in the
 event envelope). State is three JSON-able values per account, "turnover", "history" and "alerts",
 as ledgerstream's three tables hold them. A peer supplies get/set over its own state store.
