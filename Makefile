@@ -4,7 +4,7 @@ PY := .venv/bin/python
 .PHONY: setup run test test-unit up down status logs bench
 
 setup:            ## install whatever is missing (Debian packages, .venv, Connect jars)
-	@bash dev/dev/stack/setup.sh
+	@bash dev/stack/setup.sh
 
 run: setup        ## stack + worker + demo ledger; Ctrl-C stops what it started
 	@$(PY) -m dev.stack.run
