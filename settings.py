@@ -57,7 +57,7 @@ class Settings:
         "BROKER_END_OFFSETS_PROBE", False,
         help="Correct end offsets by a fetch (for the local broker, whose ListOffsets undercounts).",
     )
-    # at_least_once with idempotent effects (see README); exactly_once needs a broker with
+    # at_least_once with idempotent effects (see docs/reliability.md); exactly_once needs a broker with
     # transactions, which the local broker lacks.
     processing_guarantee: str = _env(
         "PROCESSING_GUARANTEE", "at_least_once", help="Faust processing guarantee: at_least_once or exactly_once.")

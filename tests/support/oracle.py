@@ -39,7 +39,7 @@ class Txn:
 
 @dataclass(frozen=True)
 class RuleDefinitions:
-    """The documented defaults (README, Settings)."""
+    """The documented defaults (docs/operations.md, Settings)."""
 
     large: Decimal = Decimal("200.00")
     window: timedelta = timedelta(minutes=10)
