@@ -19,7 +19,8 @@ What it does, in one run (each step on a fresh, bare Tansu broker of its own, on
    then again at a low load (LOW_RATE);
 6. writes results.json, the report (report.md) and its plots under --out, and points results/latest at it;
    the run it replaces there keeps its report.md and results.json, its plots and raw profile are removed
-   (only the latest run's are committed; `python -m dev.bench.report` draws any run's plots again).
+   (only the latest run's are committed; `python -m dev.bench.report` draws any run's plots again);
+   results/index.md, the runs side by side, is written again.
 
 Every run's alert ids are checked against the expected ones, so speed is compared on equal work.
 No process it started is left running: every run stops its own; a failure or Ctrl-C stops the rest.
@@ -47,6 +48,7 @@ from dev.stack.layout import REPO_ROOT
 
 from . import kafka
 from .dataset import build_dataset, check_shape, expected_alert_ids
+from .index import write_index
 from .profile import read_profile
 from .runners import (ACCOUNTS_AGENTS, BASELINE, INPUT, LEDGERSTREAM_ALERTS, OTHER_SOURCES, Context, Outcome, run_ledgerstream,
                       run_paced, run_peer, stop_all)
@@ -309,6 +311,7 @@ def main(argv=None) -> int:
                         _drop_drawn_files(latest.resolve())
                     latest.unlink()
                 latest.symlink_to(out.name)
+                write_index(latest.parent)
             _say(f"report: {out / 'report.md'} ({results['seconds'] / 60:.1f} min)")
         if ok and not args.keep_workdir:
             shutil.rmtree(workdir, ignore_errors=True)
