@@ -37,7 +37,7 @@ def start_broker(layout: StackLayout, *, timeout: float = 30) -> None:
     )
     wait_until(
         lambda: port_is_open("127.0.0.1", layout.kafka_port), timeout=timeout, what="The broker",
-        failed=lambda: None if pid_alive(pid) else "it exited; see .stack/logs/kafka.log",
+        failed=lambda: None if pid_alive(pid) else f"it exited; see {layout.log_file(SERVICE)}",
     )
 
 

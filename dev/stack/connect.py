@@ -118,7 +118,7 @@ def start_connect(layout: StackLayout, *, timeout: float = 120) -> None:
     pid = start_detached(argv, log_file=layout.log_file(SERVICE), pid_file=layout.pid_file(SERVICE), env=env)
     wait_until(
         lambda: connect_ready(layout.connect_url), timeout=timeout, what="Kafka Connect", interval=0.5,
-        failed=lambda: None if pid_alive(pid) else "it exited; see .stack/logs/connect.log",
+        failed=lambda: None if pid_alive(pid) else f"it exited; see {layout.log_file(SERVICE)}",
     )
 
 

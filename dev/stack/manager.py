@@ -43,6 +43,12 @@ def up(layout: StackLayout, say: Say = _print) -> None:
     elif broker_running(layout):
         say(f"kafka: running at {layout.kafka_bootstrap}")
     else:
+        # A new memory-backed broker is a new world. Kafka Connect must not see it before it is
+        # restarted: its clients, reconnecting, would create its internal topics with the broker's
+        # default partitions, and the next Connect worker refuses a config topic of more than one.
+        if not layout.external_connect and connect_running(layout):
+            say("connect: stopping for the new broker")
+            stop_connect(layout)
         say("kafka: starting")
         start_broker(layout)
         new_broker = True
@@ -79,9 +85,6 @@ def up(layout: StackLayout, say: Say = _print) -> None:
 
 def _forget_old_broker(layout: StackLayout, say: Say) -> None:
     """A new memory-backed broker is a new world: drop state that describes the old one's topics."""
-    if not layout.external_connect and connect_running(layout):
-        say("connect: restarting for the new broker")
-        stop_connect(layout)
     if layout.workers_dir.exists():
         shutil.rmtree(layout.workers_dir)
         say("workers: local table state cleared (the new broker has no changelogs for it)")

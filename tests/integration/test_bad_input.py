@@ -279,6 +279,9 @@ def test_unknown_domain_events_are_counted_and_skipped_and_bad_ones_dead_lettere
     malformed = _outbox_record(bootstrap, customer_id, "CustomerOpened", b'{"customer_id": ', at=at)
     headless = _outbox_record(bootstrap, customer_id, "CustomerOpened", {"customer_id": customer_id}, at=at,
                               headers=[])
+    typeless = _outbox_record(bootstrap, customer_id, "CustomerOpened", {"customer_id": customer_id}, at=at,
+                              headers=[("id", str(uuid.uuid4()).encode())])
+    not_an_object = _outbox_record(bootstrap, customer_id, "CustomerOpened", [customer_id, "opened"], at=at)
     # A valid event after them, on the same partition: the customer's activity moves to its time.
     _outbox_record(bootstrap, customer_id, "CustomerOpened", {"customer_id": customer_id}, at=at)
 
@@ -295,6 +298,10 @@ def test_unknown_domain_events_are_counted_and_skipped_and_bad_ones_dead_lettere
     assert letter.header("eventType") == "CustomerOpened" and letter.header("id")
     (letter, *_) = dead_letters_of(bootstrap, headless)
     assert "domain event without its `id` header" in letter.reason
+    (letter, *_) = dead_letters_of(bootstrap, typeless)
+    assert "domain event without its `eventType` header" in letter.reason
+    (letter, *_) = dead_letters_of(bootstrap, not_an_object)
+    assert "domain event payload is a JSON list, not an object" in letter.reason
 
 
 # --------------------------------------------------------------------------- the live alert feed

@@ -46,18 +46,17 @@ def _body(raw: bytes):
         return raw
 
 
-@pytest.fixture(scope="module")
-def secured(stack_env) -> Iterator[List[Tuple[str, subprocess.Popen, str]]]:
-    """Two workers of one app, with WEB_TOKEN set: (URL, process, log path) each."""
+def _two_workers(stack_env, tokens: Tuple[str, str]) -> Iterator[List[Tuple[str, subprocess.Popen, str]]]:
+    """Two workers of one app, the first with WEB_TOKEN tokens[0], the second tokens[1]."""
     layout = StackLayout.from_env(stack_env)
     app_id = f"secured-{uuid.uuid4().hex[:8]}"
     workers = []
     try:
-        for n in range(2):
+        for n, token in enumerate(tokens):
             name = f"{app_id}-{n}"
             port = free_port()
             env = worker_env(layout, name, web_port=port, app_id=app_id, extra={
-                "WEB_TOKEN": TOKEN, "WEB_CANONICAL_URL": f"http://127.0.0.1:{port}",
+                "WEB_TOKEN": token, "WEB_CANONICAL_URL": f"http://127.0.0.1:{port}",
                 "DATABASE_URL": f"postgresql://ledger:{DB_SECRET}@127.0.0.1:{layout.postgres_port}/ledger"})
             log = layout.log_file(name)
             workers.append((f"http://127.0.0.1:{port}", start_worker(env, log), str(log)))
@@ -67,6 +66,18 @@ def secured(stack_env) -> Iterator[List[Tuple[str, subprocess.Popen, str]]]:
     finally:
         for _, process, _ in workers:
             stop_process(process)
+
+
+@pytest.fixture(scope="module")
+def secured(stack_env) -> Iterator[List[Tuple[str, subprocess.Popen, str]]]:
+    """Two workers of one app, with WEB_TOKEN set: (URL, process, log path) each."""
+    yield from _two_workers(stack_env, (TOKEN, TOKEN))
+
+
+@pytest.fixture(scope="module")
+def disagreeing(stack_env) -> Iterator[List[Tuple[str, subprocess.Popen, str]]]:
+    """Two workers of one app whose tokens differ: what one accepts, the other refuses."""
+    yield from _two_workers(stack_env, (TOKEN, f"other-{TOKEN}"))
 
 
 VIEWS = ["/accounts/1", "/accounts/1/turnover", "/customers/1", "/alerts/1", "/live/alerts",
@@ -124,6 +135,29 @@ def test_a_request_forwarded_to_the_keys_owner_carries_the_token(db, secured):
         status, headers, body = request(f"{other}/accounts/{account_id}", TOKEN)
         assert (status, headers["X-Served-By"], body["balance"]) == (200, owner, "3.00")
         assert request(f"{other}/accounts/{account_id}")[0] == 401
+
+
+def test_the_owner_checks_the_token_of_a_forwarded_request_itself(db, disagreeing):
+    """A request the first worker accepts, for a key the second owns, is refused by the owner."""
+    (first, _, _), (second, _, _) = disagreeing
+    other_token = f"other-{TOKEN}"
+    accounts: List[int] = []
+    while {partition_of(a) for a in accounts} != set(range(PARTITIONS)):
+        accounts.append(open_account(db, "4.00")[1])
+        assert len(accounts) < 64
+
+    def served_by_second():
+        # Asked of its owner directly, with the owner's own token.
+        return {a for a in accounts if request(f"{second}/accounts/{a}", other_token)[0] == 200}
+
+    owned = eventually(served_by_second, lambda found: found, timeout=120, what="an account the second worker owns")
+    account_id = min(owned)
+    status, _, body = request(f"{first}/accounts/{account_id}", TOKEN)
+    assert status == 401, (status, body)
+    assert body["error"] == "the bearer token is not valid"
+    # The first worker's own keys answer with its token: the 401 came from the owner.
+    eventually(lambda: [a for a in accounts if a not in owned and request(f"{first}/accounts/{a}", TOKEN)[0] == 200],
+               lambda mine: mine, timeout=60, what="an account the first worker serves with its own token")
 
 
 def test_the_views_bind_to_loopback_only(secured):

@@ -23,7 +23,12 @@ def produce(bootstrap: str, topic: str, *, key: bytes, value: bytes, headers=Non
     asyncio.run(run())
 
 
-def read_topic(bootstrap: str, topic: str) -> List[ConsumerRecord]:
+#: How long read_topic may take before it gives up: a broker that stops answering fails the test
+#: with a sentence instead of holding it until the suite's timeout.
+READ_TIMEOUT = 120.0
+
+
+def read_topic(bootstrap: str, topic: str, *, timeout: float = READ_TIMEOUT) -> List[ConsumerRecord]:
     """Every record on the topic now (from the beginning to the end of each partition)."""
 
     async def run():
@@ -52,7 +57,13 @@ def read_topic(bootstrap: str, topic: str) -> List[ConsumerRecord]:
         finally:
             await consumer.stop()
 
-    return asyncio.run(run())
+    async def bounded():
+        try:
+            return await asyncio.wait_for(run(), timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"reading {topic} from {bootstrap} took over {timeout:.0f} s") from None
+
+    return asyncio.run(bounded())
 
 
 async def _at_end(consumer: AIOKafkaConsumer, tp) -> bool:

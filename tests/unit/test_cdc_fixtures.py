@@ -40,6 +40,12 @@ def _records() -> Iterator[Tuple[str, str, Dict[str, Any]]]:
 
 RECORDS = list(_records())
 RECORD_IDS = [f"{setting}/{file}" for setting, file, _ in RECORDS]
+#: The records with a row image, which the test oracle (tests/fixtures/debezium_model.py) writes:
+#: not messages, truncates, tombstones (a null value, or tombstone mode's JSON `null`).
+MODELLED = [(s, f, r) for s, f, r in RECORDS
+            if r["value"] is not None and r["value"]["text"] != "null"
+            and r["expected"]["event"] not in ("message", "truncate", "tombstone")]
+MODELLED_IDS = [f"{setting}/{file}" for setting, file, _ in MODELLED]
 
 
 def raw(field: Optional[Mapping[str, str]]) -> Optional[bytes]:
@@ -211,13 +217,10 @@ def test_record_decodes_by_declared_column_types(setting_name, file, record):
     check(setting_name, record, "sql", columns=declared(SETTINGS[setting_name]))
 
 
-@pytest.mark.parametrize("setting_name, file, record", RECORDS, ids=RECORD_IDS)
+@pytest.mark.parametrize("setting_name, file, record", MODELLED, ids=MODELLED_IDS)
 def test_the_model_writes_what_debezium_wrote(setting_name, file, record):
     """The test oracle (tests/fixtures/debezium_model.py) reproduces every recorded value and schema."""
     setting = SETTINGS[setting_name]
-    if record["value"] is None or record["expected"]["event"] in ("message", "truncate", "tombstone") \
-            or record["value"]["text"] == "null":
-        return
     payload, schema = payload_of(record)
     expected = record["expected"]
     if flattening(setting) is None:

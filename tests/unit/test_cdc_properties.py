@@ -168,7 +168,7 @@ def assert_decodes(raw: bytes, expected: Mapping[str, Any], typing: Typing, colu
 # --------------------------------------------------------------------------- generated rows
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(row=ROWS, modes=MODES, schemas=st.booleans())
 def test_generated_rows_decode_to_their_sql_values(row, modes, schemas):
     raw = record(row, modes, schemas=schemas)
@@ -176,13 +176,13 @@ def test_generated_rows_decode_to_their_sql_values(row, modes, schemas):
     assert_decodes(raw, expected_row(row, modes, "sql"), Typing.SQL, declared(modes))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150)
 @given(row=ROWS, modes=MODES)
 def test_generated_rows_decode_by_their_record_schema(row, modes):
     assert_decodes(record(row, modes, schemas=True), expected_row(row, modes, "connect"), Typing.CONNECT)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(row=ROWS, modes=MODES)
 def test_generated_schemaless_rows_stay_as_written(row, modes):
     change = decode_change(None, record(row, modes, schemas=False))

@@ -66,7 +66,7 @@ transactions = st.lists(
     max_size=60)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200)
 @given(transactions, st.integers(1, 10))
 def test_the_fold_equals_a_recount_of_the_retained_days(txns, retention_days):
     # Each id stands for one transaction: a redelivery repeats it exactly.

@@ -54,7 +54,7 @@ def test_later_verdicts_are_as_if_nothing_was_replayed():
     assert with_replay[f"{BURST}:7"].txn_ids == (3, 4, 5, 6, 7)
 
 
-@hypothesis_settings(max_examples=300, deadline=None)
+@hypothesis_settings(max_examples=300)
 @given(st.lists(st.tuples(st.integers(0, 8), st.sampled_from(["200.00", "950.00", "2000.00"])), min_size=1,
                 max_size=40),
        st.integers(0, 39), st.lists(st.tuples(st.integers(0, 8), st.sampled_from(["200.00", "2000.00"])),

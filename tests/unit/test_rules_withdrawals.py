@@ -116,7 +116,7 @@ def test_a_redelivered_withdrawal_is_not_counted_twice_and_gets_the_same_verdict
     assert alerts[0] == first[f"{RAPID}:3"]
 
 
-@hypothesis_settings(max_examples=200, deadline=None)
+@hypothesis_settings(max_examples=200)
 @given(st.lists(st.tuples(st.integers(0, 24 * 60), st.sampled_from(["200.00", "950.00", "2000.00"])),
                 min_size=1, max_size=300))
 def test_history_stays_bounded_by_time_and_length(events):
