@@ -180,7 +180,7 @@ def _from_envelope(key: bytes | None, payload: Mapping[str, Any], schema: Schema
     source = payload.get("source")
     if not isinstance(source, dict):
         raise DecodeError("envelope has no `source` block")
-    fields = field_map(schema)
+    fields = field_map(schema) if schema is not None else {}  # the worker's records have no schema
     schema_name, table_name = _text(source.get("schema")), _text(source.get("table"))
     before: Row | None
     after: Row | None

@@ -21,7 +21,7 @@ def envelope_position(source: Mapping[str, Any]) -> SourcePosition:
         lsn=int_or_none(source.get("lsn"), "source.lsn"),
         tx_id=int_or_none(source.get("txId"), "source.txId"),
         commit_ts_ms=int_or_none(source.get("ts_ms"), "source.ts_ms"),
-        snapshot=is_snapshot(source.get("snapshot")),
+        snapshot=source.get("snapshot") not in _SNAPSHOT_FALSE,  # is_snapshot, inlined: every record passes here
         commit_lsn=_commit_lsn(source.get("sequence")),
     )
 
