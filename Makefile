@@ -1,13 +1,16 @@
 # ledgerstream: the two commands are `make run` and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup run test test-unit up down status logs bench
+.PHONY: setup run lint test test-unit up down status logs bench
 
 setup:            ## install whatever is missing (Debian packages, .venv, Connect jars)
 	@bash dev/stack/setup.sh
 
 run: setup        ## stack + worker + demo ledger; Ctrl-C stops what it started
 	@$(PY) -m dev.stack.run
+
+lint: setup       ## ruff (style, imports, bugbear, private access) and mypy, as configured in pyproject.toml
+	@status=0; $(PY) -m ruff check . || status=1; $(PY) -m mypy || status=1; exit $$status
 
 test: setup       ## the whole test suite: unit, then integration on a real local stack
 	@$(PY) -m pytest

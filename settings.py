@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import socket
+from dataclasses import Field, dataclass, field, fields
 from datetime import timedelta
-from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional
+
+if TYPE_CHECKING:  # imported where used: settings import nothing of the pipeline at import time
+    from detection.withdrawals import RuleSettings
 
 __all__ = ["Settings", "load_settings", "ENV_VARS", "PROCESSING_GUARANTEES"]
 
@@ -19,7 +22,7 @@ __all__ = ["Settings", "load_settings", "ENV_VARS", "PROCESSING_GUARANTEES"]
 PROCESSING_GUARANTEES = ("at_least_once", "exactly_once")
 
 
-def _env(name: str, default, *, help: str, secret: bool = False):
+def _env(name: str, default: Any, *, help: str, secret: bool = False) -> Any:
     """A dataclass field that names its environment variable; a secret one stays out of repr()."""
     return field(default=default, repr=not secret, metadata={"env": name, "help": help, "secret": secret})
 
@@ -27,7 +30,8 @@ def _env(name: str, default, *, help: str, secret: bool = False):
 @dataclass(frozen=True)
 class Settings:
     app_id: str = _env("APP_ID", "ledgerstream", help="Faust app id: consumer group and topic prefix.")
-    kafka_bootstrap: str = _env("KAFKA_BOOTSTRAP", "127.0.0.1:9092", help="Kafka bootstrap servers, host:port[,host:port].")
+    kafka_bootstrap: str = _env(
+        "KAFKA_BOOTSTRAP", "127.0.0.1:9092", help="Kafka bootstrap servers, host:port[,host:port].")
     database_url: str = _env(
         "DATABASE_URL", "postgresql://postgres@127.0.0.1:5433/ledger", help="The ledger database (PostgreSQL).",
         secret=True,  # may hold a password
@@ -45,11 +49,12 @@ class Settings:
     store: str = _env("STORE_URL", "rocksdb://", help="Table store: rocksdb:// in production, memory:// in unit tests.")
     data_dir: str = _env("DATA_DIR", "ledgerstream-data", help="Worker-local state (RocksDB) folder.")
     # Faust's defaults suit Apache Kafka; the local broker holds a JoinGroup for half the
-    # rebalance timeout, so the local stack sets these short (see stack/).
+    # rebalance timeout, so the local stack sets these short (see dev/stack/).
     broker_rebalance_timeout: Optional[float] = _env(
         "BROKER_REBALANCE_TIMEOUT", None, help="Consumer rebalance timeout, seconds."
     )
-    broker_session_timeout: Optional[float] = _env("BROKER_SESSION_TIMEOUT", None, help="Consumer session timeout, seconds.")
+    broker_session_timeout: Optional[float] = _env(
+        "BROKER_SESSION_TIMEOUT", None, help="Consumer session timeout, seconds.")
     broker_heartbeat_interval: Optional[float] = _env(
         "BROKER_HEARTBEAT_INTERVAL", None, help="Consumer heartbeat interval, seconds."
     )
@@ -77,7 +82,7 @@ class Settings:
     state_flush_records: int = _env(
         "STATE_FLUSH_RECORDS", 20000, help="...or as soon as this many records of a partition wait for a flush.")
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level.")
-    # Detection rules (rules/withdrawals.py) and read models.
+    # Detection rules (detection/withdrawals.py) and read models.
     large_withdrawal: Decimal = _env("RULE_LARGE_WITHDRAWAL", Decimal("200.00"),
                                      help="A withdrawal of at least this amount is large.")
     rapid_window_seconds: int = _env("RULE_RAPID_WINDOW_SECONDS", 600, help="Sliding time window of the rapid rule.")
@@ -99,7 +104,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
@@ -107,7 +112,7 @@ class Settings:
             values[f.name] = _parse(f, raw)
         return cls(**values)
 
-    def rule_settings(self):
+    def rule_settings(self) -> RuleSettings:
         from detection.withdrawals import RuleSettings
 
         return RuleSettings(
@@ -126,7 +131,7 @@ class Settings:
         return f"http://{host}:{self.web_port}"
 
 
-def _parse(f, raw: str):
+def _parse(f: Field[Any], raw: str) -> Any:
     name = f.metadata["env"]
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
     if "bool" in kind:

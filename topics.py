@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "TopicSpec", "faust_topic", "PARTITIONS", "CUSTOMER_CHANGES", "ACCOUNT_CHANGES", "TRANSACTION_CHANGES",
-    "CDC_TOPICS", "ACCOUNT_EVENTS", "CUSTOMER_EVENTS", "DOMAIN_EVENT_TOPICS", "WITHDRAWAL_ALERTS", "BALANCE_LOW", "CUSTOMER_ACCOUNT_UPDATES",
+    "CDC_TOPICS", "ACCOUNT_EVENTS", "CUSTOMER_EVENTS", "DOMAIN_EVENT_TOPICS", "WITHDRAWAL_ALERTS", "BALANCE_LOW",
+    "CUSTOMER_ACCOUNT_UPDATES",
 ]
 
 #: Partitions of every topic. Tables, their changelogs and the CDC topics must agree so that

@@ -51,7 +51,7 @@ class SourcePosition:
     #: `source.sequence`); None for snapshot reads and where the record does not say.
     commit_lsn: Optional[int] = None
 
-    def order(self) -> Optional[tuple]:
+    def order(self) -> Optional[tuple[int, int]]:
         """(commit LSN, LSN): increasing in the order Debezium emits streamed changes; None when unknown."""
         if self.commit_lsn is None or self.lsn is None:
             return None

@@ -9,19 +9,26 @@ value as its PostgreSQL type (`Typing.SQL`): numeric is a Decimal under `precise
 bytea is bytes under every binary.handling.mode. A record that carries its own schema is checked
 against the declared one, so a connector whose modes differ from the declaration is caught on its
 first record instead of being misread.
+
+All of it is worked out once, when a ColumnTypes is built: each declared table becomes a
+`DeclaredTable` whose columns hold their schema and one function from the JSON value to the
+PostgreSQL value (the Connect reader of cdc.types, then the mode's own step: decimal text, base64
+or hex bytea), so a record costs one call per value.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any, Dict, Mapping, Optional
+from typing import Any
 
 from .changes import DecodeError
-from .types import DECIMAL, VARIABLE_SCALE_DECIMAL, b64, convert_value
+from .types import DECIMAL, VARIABLE_SCALE_DECIMAL, b64, convert_value, field_converter, field_map
 
-__all__ = ["ColumnType", "ConnectorModes", "ColumnTypes", "parse_column_type", "column_schema"]
+__all__ = ["ColumnType", "ConnectorModes", "ColumnTypes", "DeclaredColumn", "DeclaredTable", "parse_column_type",
+           "column_schema"]
 
 _DECIMAL_MODES = ("precise", "string", "double")
 _TIME_MODES = ("adaptive", "adaptive_time_microseconds", "connect")
@@ -47,7 +54,7 @@ class ConnectorModes:
                                  f"{', '.join(allowed)}")
 
     @classmethod
-    def from_connector_config(cls, config: Mapping[str, str]) -> "ConnectorModes":
+    def from_connector_config(cls, config: Mapping[str, str]) -> ConnectorModes:
         """The modes a Debezium PostgreSQL connector config sets (connectors/*.yaml, or Connect's)."""
         return cls(
             decimal_handling_mode=config.get("decimal.handling.mode", "precise"),
@@ -61,8 +68,8 @@ class ColumnType:
     """A PostgreSQL column type, normalised: `kind` is the type's canonical name."""
 
     kind: str
-    precision: Optional[int] = None  # numeric(p, s): p; time(p) and timestamp(p): p
-    scale: Optional[int] = None  # numeric(p, s): s
+    precision: int | None = None  # numeric(p, s): p; time(p) and timestamp(p): p
+    scale: int | None = None  # numeric(p, s): s
 
     def __str__(self) -> str:
         if self.kind == "numeric" and self.precision is not None:
@@ -116,7 +123,7 @@ def parse_column_type(text: str) -> ColumnType:
     return ColumnType(kind)  # varchar(20) and char(3) are text whatever their length
 
 
-def column_schema(column: ColumnType, modes: ConnectorModes) -> Dict[str, Any]:
+def column_schema(column: ColumnType, modes: ConnectorModes) -> dict[str, Any]:
     """The Kafka Connect field schema Debezium writes for a column under these modes."""
     kind = column.kind
     simple = {"int2": "int16", "int4": "int32", "int8": "int64", "float4": "float", "float8": "double",
@@ -165,15 +172,103 @@ def _same_schema(expected: Mapping[str, Any], actual: Mapping[str, Any]) -> bool
     if expected["type"] != actual.get("type"):
         return False
     if expected.get("name") == DECIMAL:
-        return str((actual.get("parameters") or {}).get("scale")) == expected["parameters"]["scale"]
+        return bool(str((actual.get("parameters") or {}).get("scale")) == expected["parameters"]["scale"])
     return True
 
 
 def _describe(schema: Mapping[str, Any]) -> str:
-    text = schema.get("name") or schema.get("type")
+    text = str(schema.get("name") or schema.get("type"))
     if schema.get("name") == DECIMAL:
         text += f" scale {(schema.get('parameters') or {}).get('scale')}"
-    return str(text)
+    return text
+
+
+@dataclass(frozen=True)
+class DeclaredColumn:
+    """One declared column, worked out for the connector's modes."""
+
+    name: str
+    type: ColumnType
+    #: The Kafka Connect field schema Debezium writes for it (column_schema).
+    schema: Mapping[str, Any]
+    #: The JSON value (not None) to its PostgreSQL value, or DecodeError naming the column.
+    read: Callable[[Any], Any]
+
+    def check(self, record_field: Mapping[str, Any]) -> None:
+        """A record's own schema for the column must be the declared one."""
+        if not _same_schema(self.schema, record_field):
+            raise DecodeError(
+                f"column `{self.name}` is declared {self.type} but arrives as {_describe(record_field)}, not "
+                f"{_describe(self.schema)}; the connector's modes or the declared types are wrong")
+
+
+@dataclass(frozen=True)
+class DeclaredTable:
+    """A declared table's columns by name, ready to decode its rows."""
+
+    columns: Mapping[str, DeclaredColumn]
+
+    def convert_row(self, row: Any, schema: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
+        """Each column's value as its PostgreSQL type; `schema` is the record's row schema, if any."""
+        if not isinstance(row, dict):
+            raise DecodeError(f"`{where}` is a JSON {type(row).__name__}, not a row")
+        record_fields = field_map(schema) if schema else None
+        converted = {}
+        for name, value in row.items():
+            column = self.columns.get(name)
+            if column is None:
+                raise DecodeError(f"column `{name}` has no declared type; declare it to decode this table")
+            if record_fields is not None:
+                record_field = record_fields.get(name)
+                if record_field is not None:
+                    column.check(record_field)
+            converted[name] = None if value is None else column.read(value)
+        return converted
+
+
+def declared_column(name: str, column: ColumnType, modes: ConnectorModes) -> DeclaredColumn:
+    """The column's schema under these modes and its one reader: Connect's, then the mode's step."""
+    schema = column_schema(column, modes)
+    connect = field_converter(schema, name)
+    as_sql = _sql_step(name, column, modes)
+    if as_sql is None:
+        return DeclaredColumn(name, column, schema, connect)
+    return DeclaredColumn(name, column, schema, lambda value: as_sql(connect(value)))
+
+
+def _sql_step(name: str, column: ColumnType, modes: ConnectorModes) -> Callable[[Any], Any] | None:
+    """What turns the Connect value of a column into its PostgreSQL value, when they differ."""
+    if column.kind == "numeric":
+        mode = modes.decimal_handling_mode
+        if mode == "double":
+            def binary_float(value: Any) -> Any:
+                raise DecodeError(f"column `{name}` ({column}) arrives as a binary float under "
+                                  "decimal.handling.mode=double, which cannot hold it exactly")
+            return binary_float
+        if mode == "string":
+            return lambda value: _decimal_text(name, column, value)
+        return None
+    if column.kind == "bytea" and modes.binary_handling_mode != "bytes":
+        return _bytea_text(name, modes.binary_handling_mode)
+    return None
+
+
+def _bytea_text(name: str, mode: str) -> Callable[[Any], Any]:
+    """bytea written as text to bytes: hex under binary.handling.mode=hex, else base64 (URL-safe or not)."""
+    altchars = b"-_" if mode == "base64-url-safe" else None
+
+    def decode(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            if mode == "hex":
+                return bytes.fromhex(value)
+            return b64(value, altchars=altchars)
+        except ValueError as exc:
+            raise DecodeError(f"column `{name}` (bytea, binary.handling.mode={mode}) cannot be decoded: "
+                              f"{exc}") from None
+
+    return decode
 
 
 @dataclass(frozen=True)
@@ -187,97 +282,51 @@ class ColumnTypes:
 
     tables: Mapping[str, Mapping[str, str]]
     modes: ConnectorModes = field(default_factory=ConnectorModes)
+    _declared: dict[str, DeclaredTable] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        parsed = {table: {name: parse_column_type(sql) for name, sql in columns.items()}
-                  for table, columns in self.tables.items()}
-        object.__setattr__(self, "_parsed", parsed)
+        declared = {table: DeclaredTable({name: declared_column(name, parse_column_type(sql), self.modes)
+                                          for name, sql in columns.items()})
+                    for table, columns in self.tables.items()}
+        object.__setattr__(self, "_declared", declared)  # frozen: set once, here
 
     @classmethod
-    def for_connector(cls, config: Mapping[str, str], tables: Mapping[str, Mapping[str, str]]) -> "ColumnTypes":
+    def for_connector(cls, config: Mapping[str, str], tables: Mapping[str, Mapping[str, str]]) -> ColumnTypes:
         return cls(tables, ConnectorModes.from_connector_config(config))
 
-    def table(self, schema: Optional[str], table: Optional[str]) -> Dict[str, ColumnType]:
+    def table(self, schema: str | None, table: str | None) -> DeclaredTable:
         """The columns of a table, or DecodeError: a table without declared types is not guessed at.
 
         Without a schema name (a flattened record with `__table` but no `__schema`), the table name
         must match exactly one declared table. A record that names no table at all (flattened,
         without `__table`) can only use a ColumnTypes that declares one table: one per topic.
         """
-        parsed: Dict[str, Dict[str, ColumnType]] = self._parsed  # type: ignore[attr-defined]
+        declared = self._declared
         if table is None:
-            if len(parsed) == 1:
-                return next(iter(parsed.values()))
+            if len(declared) == 1:
+                return next(iter(declared.values()))
             raise DecodeError("the record does not name its table, so its declared column types cannot be "
                               "chosen; add `table` and `schema` to the transform's add.fields, or declare "
                               "only this topic's table")
         if schema is None:
-            matches = [name for name in parsed if name.rsplit(".", 1)[-1] == table]
+            matches = [name for name in declared if name.rsplit(".", 1)[-1] == table]
             if len(matches) != 1:
                 raise DecodeError(f"table {table} without a schema name matches {len(matches)} declared tables; "
                                   "add `schema` to the transform's add.fields")
-            return parsed[matches[0]]
-        columns = parsed.get(f"{schema}.{table}")
+            return declared[matches[0]]
+        columns = declared.get(f"{schema}.{table}")
         if columns is None:
             raise DecodeError(f"no column types are declared for table {schema}.{table}; "
                               "declare them to decode its records")
         return columns
 
-    def convert_row(self, row: Mapping[str, Any], columns: Mapping[str, ColumnType],
-                    schema: Optional[Mapping[str, Any]], where: str) -> Dict[str, Any]:
-        """Each column's value as its PostgreSQL type; `schema` is the record's row schema, if any."""
-        if not isinstance(row, dict):
-            raise DecodeError(f"`{where}` is a JSON {type(row).__name__}, not a row")
-        record_fields = {f.get("field"): f for f in (schema or {}).get("fields") or ()} if schema else None
-        converted = {}
-        for name, value in row.items():
-            column = columns.get(name)
-            if column is None:
-                raise DecodeError(f"column `{name}` has no declared type; declare it to decode this table")
-            converted[name] = self.convert_column(name, column, value,
-                                                  None if record_fields is None else record_fields.get(name))
-        return converted
-
-    def convert_column(self, name: str, column: ColumnType, value: Any,
-                       record_field: Optional[Mapping[str, Any]] = None) -> Any:
-        expected = column_schema(column, self.modes)
-        if record_field is not None and not _same_schema(expected, record_field):
-            raise DecodeError(
-                f"column `{name}` is declared {column} but arrives as {_describe(record_field)}, not "
-                f"{_describe(expected)}; the connector's modes or the declared types are wrong")
-        if value is None:
-            return None
-        logical = convert_value(value, record_field or expected, name)
-        return self._as_sql(name, column, logical)
-
-    def _as_sql(self, name: str, column: ColumnType, value: Any) -> Any:
-        if column.kind == "numeric":
-            mode = self.modes.decimal_handling_mode
-            if mode == "double":
-                raise DecodeError(f"column `{name}` ({column}) arrives as a binary float under "
-                                  "decimal.handling.mode=double, which cannot hold it exactly")
-            if mode == "string":
-                return _decimal_text(name, column, value)
-            return value
-        if column.kind == "bytea" and isinstance(value, str):
-            mode = self.modes.binary_handling_mode
-            try:
-                if mode == "hex":
-                    return bytes.fromhex(value)
-                return b64(value, altchars=b"-_" if mode == "base64-url-safe" else None)
-            except ValueError as exc:
-                raise DecodeError(f"column `{name}` (bytea, binary.handling.mode={mode}) cannot be decoded: "
-                                  f"{exc}") from None
-        return value
-
-    def convert_message(self, message: Mapping[str, Any], schema: Optional[Mapping[str, Any]]) -> Dict[str, Any]:
+    def convert_message(self, message: Mapping[str, Any], schema: Mapping[str, Any] | None) -> dict[str, Any]:
         """A logical decoding message: its content is binary, written by binary.handling.mode."""
         prefix, content = message.get("prefix"), message.get("content")
         if schema is not None:
-            fields = {f.get("field"): f for f in schema.get("fields") or ()}
-            content = convert_value(content, fields.get("content"), "message.content")
+            content = convert_value(content, field_map(schema).get("content"), "message.content")
         if isinstance(content, str):
-            content = self._as_sql("message.content", ColumnType("bytea"), content)
+            content = _bytea_text("message.content", self.modes.binary_handling_mode)(content)
         return {"prefix": prefix, "content": content}
 
 

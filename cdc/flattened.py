@@ -19,10 +19,12 @@ The source position and table are read from the same fields or headers; absent o
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any
 
-from .changes import DecodeError, Op
+from .changes import DecodeError, Op, SourcePosition
+from .position import int_or_none, is_snapshot, text_or_none
 
 __all__ = ["FlattenedMetadata", "split_metadata", "METADATA_FIELDS", "is_envelope"]
 
@@ -42,14 +44,15 @@ METADATA_FIELDS = frozenset(
     + [f"{_PREFIX}source_{f}" for f in _SOURCE_FIELDS]
     + [f"{_PREFIX}transaction_{f}" for f in _TRANSACTION_FIELDS]
 )
+#: Metadata headers that SimpleHeaderConverter writes as integer text.
+_INTEGER_HEADERS = frozenset({"__lsn", "__source_lsn", "__txId", "__source_txId", "__source_ts_ms"})
 
 #: The fields of a Debezium change or message envelope (JsonConverter writes them all, nulls too).
 _ENVELOPE_KEYS = frozenset({"before", "after", "source", "transaction", "op", "ts_ms", "ts_us", "ts_ns", "message"})
-_SNAPSHOT_FALSE = {None, False, "false"}
 _ROW_OPS = {"c": Op.CREATE, "u": Op.UPDATE, "d": Op.DELETE, "r": Op.READ}
 
 
-def is_envelope(payload: Mapping[str, Any], schema: Optional[Mapping[str, Any]]) -> bool:
+def is_envelope(payload: Mapping[str, Any], schema: Mapping[str, Any] | None) -> bool:
     """Whether a value is a Debezium envelope (else a flattened row).
 
     With a schema, its name says it exactly (`<prefix>.<schema>.<table>.Envelope`, or a
@@ -57,36 +60,40 @@ def is_envelope(payload: Mapping[str, Any], schema: Optional[Mapping[str, Any]])
     it has `op` or `source` and no field an envelope does not have. A table whose columns are all
     envelope field names would look the same: pass `flattened=` to decode_change for such a topic.
     """
-    if schema is not None and isinstance(schema.get("name"), str):
-        name = schema["name"]
-        return name.endswith(".Envelope") or name.endswith("MessageValue")
+    if schema is not None:
+        name = schema.get("name")
+        if isinstance(name, str):
+            return name.endswith(".Envelope") or name.endswith("MessageValue")
     keys = payload.keys()
     return bool(keys & {"op", "source"}) and keys <= _ENVELOPE_KEYS
 
 
 @dataclass(frozen=True)
 class FlattenedMetadata:
+    """What the transform's fields and headers say of a flattened record's change."""
+
     op: Op
-    schema: Optional[str]
-    table: Optional[str]
-    lsn: Optional[int]
-    tx_id: Optional[int]
-    commit_ts_ms: Optional[int]
-    snapshot: Optional[bool]
+    schema: str | None
+    table: str | None
+    source: SourcePosition
 
 
-def split_metadata(row: Mapping[str, Any], headers: Mapping[str, Optional[bytes]]) -> Tuple[Dict[str, Any], FlattenedMetadata]:
-    """The row without the transform's fields, and what those fields and the headers say."""
-    columns = {name: value for name, value in row.items() if name not in METADATA_FIELDS}
-    metadata = {name: value for name, value in row.items() if name in METADATA_FIELDS}
-    found: Dict[str, Any] = {}
-    for name in METADATA_FIELDS:
-        if name in metadata:
-            found[name] = metadata[name]
-        elif name in headers:
-            found[name] = _header_value(name, headers[name])
+def split_metadata(row: Mapping[str, Any],
+                   headers: Mapping[str, bytes | None]) -> tuple[dict[str, Any], FlattenedMetadata]:
+    """The row without the transform's fields, and what those fields and the headers say.
 
-    def first(*names: str) -> Tuple[bool, Any]:
+    A field in the row wins over a header of the same name; every metadata header not shadowed
+    so is read (and must be readable), used or not.
+    """
+    columns: dict[str, Any] = {}
+    found: dict[str, Any] = {}
+    for name, value in row.items():
+        (found if name in METADATA_FIELDS else columns)[name] = value
+    for name, raw in headers.items():
+        if name in METADATA_FIELDS and name not in found:
+            found[name] = _header_value(name, raw)
+
+    def first(*names: str) -> tuple[bool, Any]:
         for name in names:
             if name in found:
                 return True, found[name]
@@ -100,12 +107,14 @@ def split_metadata(row: Mapping[str, Any], headers: Mapping[str, Optional[bytes]
     has_snapshot, snapshot = first("__snapshot", "__source_snapshot")
     return columns, FlattenedMetadata(
         op=op,
-        schema=_text_or_none(schema, "__schema"),
-        table=_text_or_none(table, "__table"),
-        lsn=_int_or_none(first("__lsn", "__source_lsn")[1], "__lsn"),
-        tx_id=_int_or_none(first("__txId", "__source_txId")[1], "__txId"),
-        commit_ts_ms=_int_or_none(first("__source_ts_ms")[1], "__source_ts_ms"),
-        snapshot=(snapshot not in _SNAPSHOT_FALSE) if has_snapshot else None,
+        schema=text_or_none(schema, "__schema"),
+        table=text_or_none(table, "__table"),
+        source=SourcePosition(
+            lsn=int_or_none(first("__lsn", "__source_lsn")[1], "__lsn"),
+            tx_id=int_or_none(first("__txId", "__source_txId")[1], "__txId"),
+            commit_ts_ms=int_or_none(first("__source_ts_ms")[1], "__source_ts_ms"),
+            snapshot=is_snapshot(snapshot) if has_snapshot else None,
+        ),
     )
 
 
@@ -128,7 +137,7 @@ def _deleted(value: Any) -> bool:
     raise DecodeError(f"`__deleted` is {value!r}, not true or false")
 
 
-def _header_value(name: str, raw: Optional[bytes]) -> Any:
+def _header_value(name: str, raw: bytes | None) -> Any:
     """A header as Kafka Connect's header converter wrote it: text (the default), or JSON."""
     if raw is None:
         return None
@@ -144,25 +153,9 @@ def _header_value(name: str, raw: Optional[bytes]) -> Any:
         if isinstance(document, dict) and document.keys() == {"schema", "payload"}:
             document = document["payload"]
         return document
-    if name in ("__lsn", "__source_lsn", "__txId", "__source_txId", "__source_ts_ms"):
+    if name in _INTEGER_HEADERS:
         try:
             return int(text)
         except ValueError:
             raise DecodeError(f"header `{name}` is {text!r}, not an integer") from None
     return text
-
-
-def _int_or_none(value: Any, name: str) -> Optional[int]:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise DecodeError(f"`{name}` is {value!r}, not an integer")
-    return value
-
-
-def _text_or_none(value: Any, name: str) -> Optional[str]:
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise DecodeError(f"`{name}` is {value!r}, not text")
-    return value

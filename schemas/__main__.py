@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Optional, Sequence
 
 from . import SCHEMAS_DIR
 from .check import check_schemas, lock_schemas
@@ -12,7 +13,7 @@ from .check import check_schemas, lock_schemas
 __all__ = ["main"]
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m schemas", description="Check and publish the Avro schema files.")
     parser.add_argument("--dir", type=Path, default=SCHEMAS_DIR, help="the schemas folder (default: this package's)")
     commands = parser.add_subparsers(dest="command", required=True)

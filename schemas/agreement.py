@@ -51,7 +51,7 @@ def python_type_name(hint: Any) -> str:
     if origin is typing.Annotated:
         base, *meta = args
         if base is int and meta and meta[0] in ("int", "long"):
-            return meta[0]
+            return str(meta[0])
         return python_type_name(base)
     if origin in (typing.Union, types.UnionType):
         others = [arg for arg in args if arg is not type(None)]
@@ -117,7 +117,7 @@ def _file_default(field: Mapping[str, Any]) -> Any:
     return field["default"] if "default" in field else _NONE
 
 
-def _class_default(field: dataclasses.Field) -> Any:
+def _class_default(field: dataclasses.Field[Any]) -> Any:
     if field.default is not dataclasses.MISSING:
         return field.default
     if field.default_factory is not dataclasses.MISSING:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, List
+from typing import Any, Dict, Iterable, Iterator, List, Tuple
 
 from .files import SchemaVersion
 
@@ -32,7 +32,7 @@ def convention_problems(versions: Iterable[SchemaVersion]) -> List[str]:
     return problems
 
 
-def _fields(schema: Any, prefix: str = "") -> Iterator:
+def _fields(schema: Any, prefix: str = "") -> Iterator[Tuple[str, Dict[str, Any]]]:
     """(dotted path, field) of every record field, nested records included."""
     for node in _named_nodes(schema):
         if node.get("type") == "record":
@@ -42,7 +42,7 @@ def _fields(schema: Any, prefix: str = "") -> Iterator:
                 yield from _fields(field.get("type"), prefix=path + ".")
 
 
-def _named_nodes(node: Any) -> Iterator[dict]:
+def _named_nodes(node: Any) -> Iterator[Dict[str, Any]]:
     if isinstance(node, list):
         for branch in node:
             yield from _named_nodes(branch)

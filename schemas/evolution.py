@@ -28,7 +28,7 @@ def rule_of(subject: str) -> str:
 def evolution_problems(versions: Iterable[SchemaVersion]) -> List[str]:
     """One line per break of a subject's compatibility rule between any two of its versions."""
     problems: List[str] = []
-    parsed: Dict[SchemaVersion, avro.schema.Schema] = {}
+    parsed: Dict[SchemaVersion, avro.schema.RecordSchema] = {}
     ordered = sorted(versions, key=lambda v: (v.subject, v.version))
     for version in ordered:
         try:
@@ -52,7 +52,7 @@ def evolution_problems(versions: Iterable[SchemaVersion]) -> List[str]:
 
 
 def read_problems(
-    reader: SchemaVersion, writer: SchemaVersion, cache: Optional[Dict[SchemaVersion, avro.schema.Schema]] = None
+    reader: SchemaVersion, writer: SchemaVersion, cache: Optional[Dict[SchemaVersion, avro.schema.RecordSchema]] = None
 ) -> List[str]:
     """Why `reader` cannot read data written with `writer` (empty when it can), field by field.
 
@@ -94,7 +94,10 @@ def read_problems(
     return [f"{head} {reason}" for reason in reasons]
 
 
-def _avro(version: SchemaVersion, cache: Dict[SchemaVersion, avro.schema.Schema]) -> avro.schema.Schema:
+def _avro(version: SchemaVersion, cache: Dict[SchemaVersion, avro.schema.RecordSchema]) -> avro.schema.RecordSchema:
     if version not in cache:
-        cache[version] = avro.schema.parse(json.dumps(version.schema))
+        schema = avro.schema.parse(json.dumps(version.schema))
+        if not isinstance(schema, avro.schema.RecordSchema):  # schemas/files.py admits records only
+            raise ValueError(f"a {schema.type} schema, not a record")
+        cache[version] = schema
     return cache[version]

@@ -81,7 +81,7 @@ def scan_schema_files(root: Path) -> Tuple[List[SchemaVersion], List[str]]:
     return versions, problems
 
 
-def _place(path: str):
+def _place(path: str) -> Tuple[str, int] | None:
     match = _ENVELOPE_FILE.fullmatch(path)
     if match:
         return ENVELOPE, int(match.group(1))

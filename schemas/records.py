@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Dict, List, Optional, Tuple, Type
+from typing import Annotated, Any, Dict, List, Optional, Tuple, Type, TypeVar, dataclass_transform
 from uuid import UUID
 
 __all__ = [
@@ -36,7 +36,13 @@ Long = Annotated[int, "long"]
 #: Exact decimal text with two places ("1234.50"), never a float.
 Money = Annotated[str, "money"]
 
-_record = dataclass(frozen=True, kw_only=True, slots=True)
+T = TypeVar("T")
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True)
+def _record(cls: Type[T]) -> Type[T]:
+    """Every record class: frozen, keyword-only, slotted (and known to type checkers as a dataclass)."""
+    return dataclass(frozen=True, kw_only=True, slots=True)(cls)
 
 
 @_record

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Mapping, Optional
+from typing import Dict, List, Mapping, Optional
 
 from .secrets import mask_value
 
@@ -48,7 +48,7 @@ class ConfigDiff:
         return [head] + [f"  {change.render()}" for change in self.changes]
 
 
-def comparable(config: Optional[Mapping[str, str]]) -> Optional[dict]:
+def comparable(config: Optional[Mapping[str, str]]) -> Optional[Dict[str, str]]:
     """A config as apply compares it: Connect adds `name` to what it stores, files need not."""
     if config is None:
         return None
@@ -56,15 +56,15 @@ def comparable(config: Optional[Mapping[str, str]]) -> Optional[dict]:
 
 
 def diff_configs(name: str, desired: Mapping[str, str], live: Optional[Mapping[str, str]]) -> ConfigDiff:
-    desired, live_cmp = comparable(desired), comparable(live)
+    wanted, live_cmp = comparable(desired) or {}, comparable(live)
     if live_cmp is None:
-        return ConfigDiff(name, False, [KeyChange(k, "added", v, None) for k, v in sorted(desired.items())])
+        return ConfigDiff(name, False, [KeyChange(k, "added", v, None) for k, v in sorted(wanted.items())])
     changes = []
-    for key in sorted(desired.keys() | live_cmp.keys()):
+    for key in sorted(wanted.keys() | live_cmp.keys()):
         if key not in live_cmp:
-            changes.append(KeyChange(key, "added", desired[key], None))
-        elif key not in desired:
+            changes.append(KeyChange(key, "added", wanted[key], None))
+        elif key not in wanted:
             changes.append(KeyChange(key, "removed", None, live_cmp[key]))
-        elif desired[key] != live_cmp[key]:
-            changes.append(KeyChange(key, "changed", desired[key], live_cmp[key]))
+        elif wanted[key] != live_cmp[key]:
+            changes.append(KeyChange(key, "changed", wanted[key], live_cmp[key]))
     return ConfigDiff(name, True, changes)

@@ -33,13 +33,15 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--timeout", type=float, default=30.0, help="seconds to wait on the broker (default 30)")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    listing = commands.add_parser("list", parents=[common], help="one line per dead letter: where it is, where it came from, "
-                                               "the agent, the error and its reason")
+    listing = commands.add_parser("list", parents=[common],
+                                  help="one line per dead letter: where it is, where it came from, "
+                                       "the agent, the error and its reason")
     listing.add_argument("topics", nargs="*", metavar="TOPIC",
                          help="dead-letter topics (or their source topics); default: every *.dlq topic")
     listing.add_argument("--json", action="store_true", help="a JSON array instead of lines")
 
-    replay = commands.add_parser("replay", parents=[common], help="send dead letters back to their source topic and partition")
+    replay = commands.add_parser("replay", parents=[common],
+                                 help="send dead letters back to their source topic and partition")
     replay.add_argument("topic", metavar="TOPIC.dlq", help="the dead-letter topic (or its source topic)")
     which = replay.add_mutually_exclusive_group(required=True)
     which.add_argument("--offset", dest="offsets", action="append", type=_position, metavar="[PARTITION@]OFFSET",

@@ -82,7 +82,7 @@ class Broker:
         tps = [TopicPartition(topic, p) for p in sorted(self.partitions(topic))]
         if not tps:
             return []
-        consumer = self._consumer
+        consumer = self._started_consumer()
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         letters: Dict[TopicPartition, List[DeadLetter]] = {tp: [] for tp in tps}
@@ -100,8 +100,14 @@ class Broker:
         return [letter for tp in tps for letter in letters[tp]]
 
     async def _at_end(self, tp: TopicPartition) -> bool:
-        highwater = self._consumer.highwater(tp)
-        return highwater is not None and await self._consumer.position(tp) >= highwater
+        consumer = self._started_consumer()
+        highwater = consumer.highwater(tp)
+        return highwater is not None and await consumer.position(tp) >= highwater
+
+    def _started_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("the broker is not open; use it as `async with Broker(...) as broker`")
+        return self._consumer
 
     async def send(self, letters: Sequence[DeadLetter]) -> List[Sent]:
         """Each letter back to its source topic and partition, in the order given."""

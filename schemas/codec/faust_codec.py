@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Tuple
 
 from faust.serializers import codecs
 
@@ -25,7 +25,8 @@ class EnvelopeCodec(codecs.Codec):
     ValueDecodeError; agents that dead-letter read "raw" and call decode_envelope themselves.
     """
 
-    def __init__(self, children=None, *, reader_versions: Optional[Mapping[str, int]] = None, **kwargs: Any) -> None:
+    def __init__(self, children: Optional[Tuple[codecs.CodecT, ...]] = None, *,
+                 reader_versions: Optional[Mapping[str, int]] = None, **kwargs: Any) -> None:
         if reader_versions:
             kwargs["reader_versions"] = dict(reader_versions)
         super().__init__(children, **kwargs)

@@ -105,13 +105,17 @@ def decode_single_object(
     try:
         value = fastavro.schemaless_reader(body, writer.parsed, resolve_with)
     except SchemaResolutionError as exc:
-        raise AvroDecodeError(f"{reader.label} cannot read data written with {writer.label}: {exc}") from exc
+        # Only a reader schema (resolve_with) makes fastavro resolve, so a reader is known here.
+        raise AvroDecodeError(
+            f"{(reader or writer).label} cannot read data written with {writer.label}: {exc}") from exc
     except Exception as exc:
         # Corrupt bytes surface from fastavro as EOFError, ValueError, IndexError, OverflowError,
         # UnicodeDecodeError and more; the contract is one error type the caller can dead-letter on.
         raise AvroDecodeError(
             f"{writer.label} body is corrupt or truncated ({type(exc).__name__}: {exc})"
         ) from exc
+    if not isinstance(value, dict):  # schemas/files.py admits record schemas only
+        raise AvroDecodeError(f"{writer.label} body is not a record")
     left = len(data) - body.tell()
     if left:
         raise AvroDecodeError(f"{left} bytes left over after the {writer.label} body: corrupt, or more than one record")

@@ -74,7 +74,7 @@ def _primitive(name: str, accepts: Callable[[Any], bool]) -> Check:
     return check
 
 
-def _integer(bounds):
+def _integer(bounds: tuple[int, int]) -> Callable[[Any], bool]:
     low, high = bounds
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
 
@@ -121,8 +121,9 @@ def _aware_timestamp(value: Any, path: str) -> Optional[str]:
     return None
 
 
-def _union(branches, schema) -> Check:
-    others = [check for check, branch in zip(branches, schema) if branch != "null"]
+def _union(branches: list[Check], schema: list[Any]) -> Check:
+    # One check per branch, compiled from the same list: the lengths agree.
+    others = [check for check, branch in zip(branches, schema, strict=True) if branch != "null"]
     if "null" in schema and len(others) == 1:
         (inner,) = others
 
@@ -168,7 +169,7 @@ def _record(schema: Mapping[str, Any], named: Dict[str, Any]) -> Check:
     return check
 
 
-def _enum(symbols) -> Check:
+def _enum(symbols: list[str]) -> Check:
     allowed = frozenset(symbols)
 
     def check(value: Any, path: str) -> Optional[str]:
