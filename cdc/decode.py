@@ -54,6 +54,18 @@ def decode_change(key: bytes | None, value: bytes | None, headers: Headers = Non
     `flattened` forces the record's shape (True: an ExtractNewRecordState row, False: an
     envelope) for the rare table whose schemaless rows look like envelopes; None tells by itself.
     """
+    try:
+        return _decode_change(key, value, headers, columns=columns, flattened=flattened)
+    except DecodeError:
+        raise
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        # A field of a shape no Debezium version writes (a list where text belongs, a schema that is
+        # a number): still a record to dead-letter with its reason, never one that stops the agent.
+        raise DecodeError(f"malformed Debezium record ({type(exc).__name__}: {exc})") from None
+
+
+def _decode_change(key: bytes | None, value: bytes | None, headers: Headers, *,
+                   columns: ColumnTypes | None, flattened: bool | None) -> Change | Tombstone:
     payload, schema = (None, None) if value is None else _payload_and_schema(_parse_json(value, "value"))
     typing = _typing_for(columns, None if payload is None else schema)  # a null value has nothing to type
     if payload is None:  # a null value; JSON null too, which Kafka Connect reads as a null value

@@ -761,3 +761,14 @@ def test_big_integer_is_never_read_as_a_float():
 
     with pytest.raises(DecodeError, match="big"):
         decode_change(None, value)
+
+
+@pytest.mark.parametrize("value", [
+    b'{"op": [1], "source": {}, "after": {}}',
+    b'{"op": "c", "source": {"snapshot": [1], "lsn": 1, "txId": 1, "ts_ms": 1}, "after": {"id": 1}}',
+    b'{"op": {"c": 1}, "source": {"lsn": 1}, "before": null, "after": {"id": 1}}',
+])
+def test_a_field_of_a_shape_no_debezium_writes_is_a_decode_error_not_a_crash(value):
+    # The agents dead-letter a DecodeError; anything else would stop the agent on one bad record.
+    with pytest.raises(DecodeError, match="malformed Debezium record"):
+        decode_change(b"1", value)
