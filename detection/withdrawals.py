@@ -1,21 +1,43 @@
-"""The withdrawal rules: a time-based sliding window and a count window over large withdrawals.
+"""The withdrawal rules: a time-based sliding window and a count window over large withdrawals, in id order.
 
-`rapid-large-withdrawals` (Esper's win:time): on each withdrawal w with amount >= LARGE, S is the
-account's large withdrawals seen so far with created_at in (w.created_at - WINDOW, w.created_at];
-alert when |S| >= COUNT.
-`large-withdrawal-burst` (Esper's win:length): on each large withdrawal w, L is the account's last
-LENGTH large withdrawals in arrival order, w included; alert when sum(L) >= BURST_TOTAL.
+The order is the transaction id, not arrival. A posting locks the account row before its transaction row
+gets an id, so per account the id order is the commit order: the order the change stream delivers, and
+the order a snapshot delivers when it reads `ORDER BY id` (ops/connectors/ledger-postgres.yaml). The
+predecessors of a withdrawal w are the account's large withdrawals with a lower transaction id.
 
-Both read one per-account history of large withdrawals in arrival order. Evaluating the same
-withdrawal again (a redelivery) neither adds it twice nor changes the verdict, and alert ids are
-deterministic, so replays are harmless. A redelivered withdrawal that the history has pruned, or
-whose judging context it has pruned, is known by its age and position and changes nothing: a
-replay sends the first verdict again or nothing, never another one.
+`rapid-large-withdrawals` (Esper's win:time): on each withdrawal w with amount >= LARGE, S is w and its
+predecessors with created_at in (w.created_at - WINDOW, w.created_at]; alert when |S| >= COUNT.
+`large-withdrawal-burst` (Esper's win:length): on each large withdrawal w, L is w and its last LENGTH-1
+predecessors by transaction id; alert when sum(L) >= BURST_TOTAL.
+Ids are unique, so there are no ties in the order; equal created_at values do not make a withdrawal with
+a higher id a predecessor.
+
+State: the account's large withdrawals held, sorted by id. Pruning drops the lowest ids first, and only
+while more than LENGTH are held and the lowest is at or before the horizon (the newest created_at -
+WINDOW - LATENESS). So whatever was pruned has an id below every held one and a created_at at or before
+the horizon.
+
+A withdrawal is judged once, when it first arrives, against the predecessors held then, and only when the
+state vouches that they are all it has seen: nothing was ever pruned (fewer than LENGTH held), or at least
+LENGTH-1 predecessors are held and its window starts at or after the horizon. Otherwise it gets no verdict
+(and is held, as a predecessor of others, unless it may be a pruned one coming back). Arrivals in id order
+per account are therefore judged exactly as the definitions say. A withdrawal arriving after one with a
+higher id (a writer that assigns ids out of lock order, or a snapshot in heap order) is judged exactly
+against the predecessors that have arrived, and counts for every withdrawal judged after it; the ones
+with higher ids judged before it are not judged again: their alerts stand (alerts are never retracted),
+and an alert the definitions give them only with it included is not raised.
+
+Redelivery: evaluating a withdrawal again neither adds it twice nor changes the history, and alert ids are
+deterministic. A redelivered withdrawal is judged against what it was first judged against, which is
+still held unless pruning took part of it since; then, or when a lower id arrived after it, or when it
+may itself have been pruned, it says nothing. A replay sends the first verdict again or nothing, never
+another one.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from bisect import bisect_left
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import List, Optional, Sequence, Tuple
@@ -33,9 +55,9 @@ class RuleSettings:
     count: int = 3
     length: int = 5
     burst_total: Decimal = Decimal("5000.00")
-    #: How far behind the newest created_at a withdrawal may arrive and still be judged exactly:
-    #: history older than newest - WINDOW - LATENESS is pruned. Commit order differs from
-    #: created_at order by the length of the ledger's transactions, far less than this.
+    #: How far behind the newest created_at a withdrawal may be and still be judged: history older
+    #: than newest - WINDOW - LATENESS is pruned. Commit order differs from created_at order by the
+    #: length of the ledger's transactions, far less than this.
     lateness: timedelta = timedelta(minutes=5)
 
 
@@ -45,6 +67,9 @@ class Withdrawal:
     account_id: int
     amount: Decimal
     created_at: datetime
+    #: Set on a held withdrawal when one with a lower id arrived after it was judged: its first verdict
+    #: did not count that one, so a redelivery of it says nothing rather than something else.
+    overtaken: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,7 +86,7 @@ class Alert:
     detected_at: datetime
 
 
-#: Large withdrawals of one account in arrival order, oldest first.
+#: Large withdrawals of one account held by the rules, in transaction id order.
 History = Tuple[Withdrawal, ...]
 
 
@@ -72,35 +97,39 @@ def evaluate_withdrawal(history: History, w: Withdrawal, settings: RuleSettings,
         return history, []
     position = _position_of(history, w.txn_id)
     if position is None:
-        if _beyond_horizon(history, w, settings):
-            # Not held, yet as old as what pruning drops: most likely a redelivery (a replay after a
-            # crash, or Debezium re-sending after a restart) of a withdrawal judged and pruned long
-            # ago. Appending it would place it behind newer withdrawals, judge it against them
-            # (alerts that never were) and skew the next LENGTH burst verdicts. A genuinely new one
-            # this late is past the lateness allowance, which the rules cannot judge exactly anyway.
+        if _may_be_pruned(history, w, settings):
+            # Not held, below every held id and as old as what pruning drops: most likely a redelivery
+            # (a replay after a crash, Debezium re-sending after a restart) of a withdrawal judged and
+            # pruned long ago. Holding it again would mark the held ones overtaken; judging it would
+            # use a context pruning has cut. A genuinely new one this late counts for no later verdict
+            # either: every held withdrawal that could still be judged has LENGTH-1 predecessors above
+            # it and a window after it.
             return history, []
-        history = history + (w,)
-        position = len(history) - 1
-    elif not _context_intact(history, position, w, settings):
-        # A redelivery of a withdrawal judged when it first arrived, but part of what it was judged
-        # against has been pruned since: judging it again would send a different verdict under the
-        # same alert id. Its alerts went out the first time; say nothing now.
+        judged = _context_known(history, w, settings)
+        history, position = _held_with(history, replace(w, overtaken=False))
+        if not judged:
+            return _pruned(history, settings), []
+    elif history[position].overtaken or not _context_known(history, w, settings):
+        # A redelivery of a withdrawal whose first verdict is out of reach: a lower id arrived after
+        # it, or pruning took part of its context since. Judging it again would send a different
+        # verdict under the same alert id; its alerts, if any, went out the first time.
         return history, []
-    seen = history[: position + 1]  # "seen so far": a redelivered w is judged as it was first
-    alerts = [a for a in (_rapid(seen, w, settings, detected_at), _burst(seen, w, settings, detected_at)) if a]
+    upto = history[: position + 1]  # w and its predecessors, in id order
+    w = history[position]
+    alerts = [a for a in (_rapid(upto, w, settings, detected_at), _burst(upto, w, settings, detected_at)) if a]
     return _pruned(history, settings), alerts
 
 
-def _rapid(seen: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, detected_at: datetime) -> Optional[Alert]:
+def _rapid(upto: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, detected_at: datetime) -> Optional[Alert]:
     start = w.created_at - settings.window
-    in_window = [x for x in seen if start < x.created_at <= w.created_at]
+    in_window = [x for x in upto if start < x.created_at <= w.created_at]
     if len(in_window) < settings.count:
         return None
     return _alert(RAPID, w, in_window, start, w.created_at, detected_at)
 
 
-def _burst(seen: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, detected_at: datetime) -> Optional[Alert]:
-    last = list(seen[-settings.length:])
+def _burst(upto: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, detected_at: datetime) -> Optional[Alert]:
+    last = list(upto[-settings.length:])
     if sum((x.amount for x in last), Decimal(0)) < settings.burst_total:
         return None
     return _alert(BURST, w, last, min(x.created_at for x in last), max(x.created_at for x in last), detected_at)
@@ -123,39 +152,50 @@ def _alert(rule: str, w: Withdrawal, members: Sequence[Withdrawal], start: datet
 
 
 def _position_of(history: History, txn_id: int) -> Optional[int]:
-    for index in range(len(history) - 1, -1, -1):
-        if history[index].txn_id == txn_id:
-            return index
-    return None
+    index = bisect_left(history, txn_id, key=lambda x: x.txn_id)
+    return index if index < len(history) and history[index].txn_id == txn_id else None
+
+
+def _held_with(history: History, w: Withdrawal) -> Tuple[History, int]:
+    """`history` holding `w` in id order, every held one with a higher id marked overtaken; w's position."""
+    index = bisect_left(history, w.txn_id, key=lambda x: x.txn_id)
+    later = tuple(x if x.overtaken else replace(x, overtaken=True) for x in history[index:])
+    return history[:index] + (w,) + later, index
 
 
 def _horizon(history: History, settings: RuleSettings) -> datetime:
     return max(x.created_at for x in history) - settings.window - settings.lateness
 
 
-def _beyond_horizon(history: History, w: Withdrawal, settings: RuleSettings) -> bool:
-    """True when `w` may have been pruned from `history`: only a history pruned down to at least
-    LENGTH entries has dropped anything, and only withdrawals at or before the horizon."""
-    return len(history) >= settings.length and w.created_at <= _horizon(history, settings)
+def _ever_pruned(history: History, settings: RuleSettings) -> bool:
+    """False when nothing was ever pruned: pruning leaves at least LENGTH held."""
+    return len(history) >= settings.length
 
 
-def _context_intact(history: History, position: int, w: Withdrawal, settings: RuleSettings) -> bool:
-    """True when everything `w` (held at `position`) was first judged against is still held.
+def _may_be_pruned(history: History, w: Withdrawal, settings: RuleSettings) -> bool:
+    return (_ever_pruned(history, settings) and w.txn_id < history[0].txn_id
+            and w.created_at <= _horizon(history, settings))
 
-    A history shorter than LENGTH was never pruned. Otherwise pruning took only withdrawals at or
-    before the horizon, oldest first (arrival order follows created_at up to the lateness): w's
-    LENGTH-1 predecessors are held when it has that many before it, and its time window is
-    whole when the window starts at or after the horizon.
+
+def _context_known(history: History, w: Withdrawal, settings: RuleSettings) -> bool:
+    """True when every predecessor of `w` that reached the rules is in `history`.
+
+    Pruned withdrawals have ids below every held one and created_at at or before the horizon: with
+    LENGTH-1 predecessors held, w's last LENGTH-1 are held; with its window starting at or after the
+    horizon, every predecessor in its window is held.
     """
-    if len(history) < settings.length:
+    if not _ever_pruned(history, settings):
         return True
-    return position >= settings.length - 1 and w.created_at - settings.window >= _horizon(history, settings)
+    predecessors = bisect_left(history, w.txn_id, key=lambda x: x.txn_id)
+    return predecessors >= settings.length - 1 and w.created_at - settings.window >= _horizon(history, settings)
 
 
 def _pruned(history: History, settings: RuleSettings) -> History:
-    """Keep what a future withdrawal can still need: the last LENGTH, and the recent ones."""
+    """Drop the lowest ids while more than LENGTH are held and the lowest is at or before the horizon."""
     if len(history) <= settings.length:
         return history
     horizon = _horizon(history, settings)
-    keep_from = len(history) - settings.length
-    return tuple(x for i, x in enumerate(history) if i >= keep_from or x.created_at > horizon)
+    drop = 0
+    while len(history) - drop > settings.length and history[drop].created_at <= horizon:
+        drop += 1
+    return history[drop:]
