@@ -12,16 +12,17 @@ predecessors by transaction id; alert when sum(L) >= BURST_TOTAL.
 Ids are unique, so there are no ties in the order; equal created_at values do not make a withdrawal with
 a higher id a predecessor.
 
-State: the account's large withdrawals held, sorted by id. Pruning drops the lowest ids first, and only
-while more than LENGTH are held and the lowest is at or before the horizon (the newest created_at -
-WINDOW - LATENESS). So whatever was pruned has an id below every held one and a created_at at or before
-the horizon.
+State: the account's large withdrawals held, sorted by id, and the highest id pruned. Pruning drops the
+lowest ids first, and only while more than LENGTH are held and the lowest is at or before the horizon (the
+newest created_at - WINDOW - LATENESS). So whatever was pruned has an id up to the highest pruned, below
+every held one, and a created_at at or before the horizon.
 
 A withdrawal is judged once, when it first arrives, against the predecessors held then, and only when the
-state vouches that they are all it has seen: nothing was ever pruned (fewer than LENGTH held), or at least
-LENGTH-1 predecessors are held and its window starts at or after the horizon. Otherwise it gets no verdict
-(and is held, as a predecessor of others, unless it may be a pruned one coming back). Arrivals in id order
-per account are therefore judged exactly as the definitions say. A withdrawal arriving after one with a
+state vouches that they are all that have arrived: nothing was pruned, or at least LENGTH-1 predecessors
+are held and its window starts at or after the horizon. Otherwise it gets no verdict (and is held, as a
+predecessor of others). One with an id at or below the highest pruned is taken for a pruned one coming
+back: no verdict, not held. Arrivals in id order per account are therefore judged exactly as the
+definitions say. A withdrawal arriving after one with a
 higher id (a writer that assigns ids out of lock order, or a snapshot in heap order) is judged exactly
 against the predecessors that have arrived, and counts for every withdrawal judged after it; the ones
 with higher ids judged before it are not judged again: their alerts stand (alerts are never retracted),
@@ -40,7 +41,7 @@ from bisect import bisect_left
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import List, Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 __all__ = ["RuleSettings", "Withdrawal", "Alert", "History", "evaluate_withdrawal", "RAPID", "BURST"]
 
@@ -86,36 +87,51 @@ class Alert:
     detected_at: datetime
 
 
-#: Large withdrawals of one account held by the rules, in transaction id order.
-History = Tuple[Withdrawal, ...]
+@dataclass(frozen=True)
+class History:
+    """One account's large withdrawals held by the rules, in transaction id order; iterating yields them."""
+
+    held: Tuple[Withdrawal, ...] = ()
+    #: The highest transaction id pruning has dropped; None while nothing was.
+    pruned_through: Optional[int] = None
+
+    def __iter__(self) -> Iterator[Withdrawal]:
+        return iter(self.held)
+
+    def __len__(self) -> int:
+        return len(self.held)
 
 
-def evaluate_withdrawal(history: History, w: Withdrawal, settings: RuleSettings,
+def evaluate_withdrawal(history: Union[History, Sequence[Withdrawal]], w: Withdrawal, settings: RuleSettings,
                         detected_at: datetime) -> Tuple[History, List[Alert]]:
-    """The account's history after `w`, and the alerts `w` triggers."""
+    """The account's history after `w`, and the alerts `w` triggers.
+
+    A plain sequence of withdrawals (`()` for a new account) is a history nothing was pruned from.
+    """
+    if not isinstance(history, History):
+        history = History(tuple(sorted(history, key=lambda x: x.txn_id)))
     if w.amount < settings.large:
         return history, []
     position = _position_of(history, w.txn_id)
     if position is None:
-        if _may_be_pruned(history, w, settings):
-            # Not held, below every held id and as old as what pruning drops: most likely a redelivery
-            # (a replay after a crash, Debezium re-sending after a restart) of a withdrawal judged and
-            # pruned long ago. Holding it again would mark the held ones overtaken; judging it would
-            # use a context pruning has cut. A genuinely new one this late counts for no later verdict
-            # either: every held withdrawal that could still be judged has LENGTH-1 predecessors above
-            # it and a window after it.
+        if history.pruned_through is not None and w.txn_id <= history.pruned_through:
+            # Not held, at or below an id pruning dropped: most likely a redelivery (a replay after a
+            # crash, Debezium re-sending after a restart) of a withdrawal judged and pruned long ago.
+            # Holding it again would mark the held ones overtaken; judging it would use a context
+            # pruning has cut. A genuinely new one arriving after a higher id was pruned is past what
+            # the rules can judge exactly: it is left out as well.
             return history, []
         judged = _context_known(history, w, settings)
         history, position = _held_with(history, replace(w, overtaken=False))
         if not judged:
             return _pruned(history, settings), []
-    elif history[position].overtaken or not _context_known(history, w, settings):
+    elif history.held[position].overtaken or not _context_known(history, w, settings):
         # A redelivery of a withdrawal whose first verdict is out of reach: a lower id arrived after
         # it, or pruning took part of its context since. Judging it again would send a different
         # verdict under the same alert id; its alerts, if any, went out the first time.
         return history, []
-    upto = history[: position + 1]  # w and its predecessors, in id order
-    w = history[position]
+    upto = history.held[: position + 1]  # w and its predecessors, in id order
+    w = history.held[position]
     alerts = [a for a in (_rapid(upto, w, settings, detected_at), _burst(upto, w, settings, detected_at)) if a]
     return _pruned(history, settings), alerts
 
@@ -151,51 +167,49 @@ def _alert(rule: str, w: Withdrawal, members: Sequence[Withdrawal], start: datet
     )
 
 
+def _index_of_id(held: Tuple[Withdrawal, ...], txn_id: int) -> int:
+    """Where `txn_id` is or would be in `held`: also how many held ids are below it."""
+    return bisect_left(held, txn_id, key=lambda x: x.txn_id)
+
+
 def _position_of(history: History, txn_id: int) -> Optional[int]:
-    index = bisect_left(history, txn_id, key=lambda x: x.txn_id)
-    return index if index < len(history) and history[index].txn_id == txn_id else None
+    index = _index_of_id(history.held, txn_id)
+    return index if index < len(history.held) and history.held[index].txn_id == txn_id else None
 
 
 def _held_with(history: History, w: Withdrawal) -> Tuple[History, int]:
     """`history` holding `w` in id order, every held one with a higher id marked overtaken; w's position."""
-    index = bisect_left(history, w.txn_id, key=lambda x: x.txn_id)
-    later = tuple(x if x.overtaken else replace(x, overtaken=True) for x in history[index:])
-    return history[:index] + (w,) + later, index
+    index = _index_of_id(history.held, w.txn_id)
+    later = tuple(x if x.overtaken else replace(x, overtaken=True) for x in history.held[index:])
+    return replace(history, held=history.held[:index] + (w,) + later), index
 
 
-def _horizon(history: History, settings: RuleSettings) -> datetime:
-    return max(x.created_at for x in history) - settings.window - settings.lateness
-
-
-def _ever_pruned(history: History, settings: RuleSettings) -> bool:
-    """False when nothing was ever pruned: pruning leaves at least LENGTH held."""
-    return len(history) >= settings.length
-
-
-def _may_be_pruned(history: History, w: Withdrawal, settings: RuleSettings) -> bool:
-    return (_ever_pruned(history, settings) and w.txn_id < history[0].txn_id
-            and w.created_at <= _horizon(history, settings))
+def _horizon(held: Sequence[Withdrawal], settings: RuleSettings) -> datetime:
+    return max(x.created_at for x in held) - settings.window - settings.lateness
 
 
 def _context_known(history: History, w: Withdrawal, settings: RuleSettings) -> bool:
-    """True when every predecessor of `w` that reached the rules is in `history`.
+    """True when every predecessor of `w` that reached the rules is held.
 
     Pruned withdrawals have ids below every held one and created_at at or before the horizon: with
     LENGTH-1 predecessors held, w's last LENGTH-1 are held; with its window starting at or after the
     horizon, every predecessor in its window is held.
     """
-    if not _ever_pruned(history, settings):
+    if history.pruned_through is None:
         return True
-    predecessors = bisect_left(history, w.txn_id, key=lambda x: x.txn_id)
-    return predecessors >= settings.length - 1 and w.created_at - settings.window >= _horizon(history, settings)
+    predecessors = _index_of_id(history.held, w.txn_id)
+    return predecessors >= settings.length - 1 and w.created_at - settings.window >= _horizon(history.held, settings)
 
 
 def _pruned(history: History, settings: RuleSettings) -> History:
     """Drop the lowest ids while more than LENGTH are held and the lowest is at or before the horizon."""
-    if len(history) <= settings.length:
+    held = history.held
+    if len(held) <= settings.length:
         return history
-    horizon = _horizon(history, settings)
+    horizon = _horizon(held, settings)
     drop = 0
-    while len(history) - drop > settings.length and history[drop].created_at <= horizon:
+    while len(held) - drop > settings.length and held[drop].created_at <= horizon:
         drop += 1
-    return history[drop:]
+    if not drop:
+        return history
+    return History(held[drop:], held[drop - 1].txn_id)  # ids only grow: the last dropped is the highest
