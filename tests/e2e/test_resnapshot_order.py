@@ -135,16 +135,17 @@ def test_a_new_world_over_a_reordered_table_gives_the_same_alerts_balances_and_t
             reordered = heap_order_differs(db, accounts)
             assert reordered >= ACCOUNTS // 2, f"CLUSTER should put most accounts out of id order: {reordered}"
 
-            # A new world: down and up, as `make down` / `make up`.
-            down = run_stack(own_stack, "down")
-            assert down.returncode == 0, down.stderr
-            stack = stack_up(own_stack)
-            assert "kafka: starting" in stack["up_output"] and "replication slot ledgerstream reset" in stack["up_output"], \
-                stack["up_output"]
-            assert not StackLayout.from_env(stack).workers_dir.exists()
-            start_worker = _worker_factory(stack, started)
-            worker = start_worker(app_id="resnapshot", name="resnapshot-worker", ready_timeout=240)
+        # A new world: down and up, as `make down` / `make up` (PostgreSQL restarts with its data).
+        down = run_stack(own_stack, "down")
+        assert down.returncode == 0, down.stderr
+        stack = stack_up(own_stack)
+        assert "kafka: starting" in stack["up_output"] and "replication slot ledgerstream reset" in stack["up_output"], \
+            stack["up_output"]
+        assert not StackLayout.from_env(stack).workers_dir.exists()
+        start_worker = _worker_factory(stack, started)
+        worker = start_worker(app_id="resnapshot", name="resnapshot-worker", ready_timeout=240)
 
+        with psycopg.connect(stack["DATABASE_URL"], autocommit=True) as db:
             wait_until_views_agree(worker.url, accounts, balances, turnover, expected, timeout=CATCH_UP)
             on_topic = eventually(lambda: topic_alerts(stack["KAFKA_BOOTSTRAP"], accounts),
                                   lambda t: set(expected) <= t.ids, timeout=CATCH_UP, interval=2,
