@@ -22,11 +22,13 @@ state vouches that they are all that have arrived: nothing was pruned, or at lea
 are held and its window starts at or after the horizon. Otherwise it gets no verdict (and is held, as a
 predecessor of others). One with an id at or below the highest pruned is taken for a pruned one coming
 back: no verdict, not held. Arrivals in id order per account are therefore judged exactly as the
-definitions say. A withdrawal arriving after one with a
-higher id (a writer that assigns ids out of lock order, or a snapshot in heap order) is judged exactly
-against the predecessors that have arrived, and counts for every withdrawal judged after it; the ones
-with higher ids judged before it are not judged again: their alerts stand (alerts are never retracted),
-and an alert the definitions give them only with it included is not raised.
+definitions say.
+
+A withdrawal arriving after one of its account with a higher id (a writer that assigns ids out of lock
+order, or a snapshot in heap order) is judged exactly against the predecessors that have arrived, and
+counts for every withdrawal judged after it; the ones with higher ids judged before it are not judged
+again: their alerts stand (alerts are never retracted), and an alert the definitions give them only with
+it included is not raised.
 
 Redelivery: evaluating a withdrawal again neither adds it twice nor changes the history, and alert ids are
 deterministic. A redelivered withdrawal is judged against what it was first judged against, which is
