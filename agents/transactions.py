@@ -45,7 +45,7 @@ async def fold_transactions(batch: PartitionBatch) -> None:
                                             retention_days=settings.turnover_retention_days)
         if txn.kind != WITHDRAWAL or txn.amount < rules.large:
             continue
-        history = history_from_rows(account, histories.get(account))
+        history = history_from_rows(account, histories.get(account), length=rules.length)
         new_history, alerts = evaluate_withdrawal(history, txn.as_withdrawal(), rules, datetime.now(timezone.utc))
         if new_history != history:
             histories[account] = history_to_rows(new_history)

@@ -54,6 +54,15 @@ def test_money_is_carried_as_exact_decimal_text(connector):
     assert connector.config["decimal.handling.mode"] == "string"
 
 
+def test_a_snapshot_reads_every_captured_table_in_primary_key_order(connector):
+    # Heap order follows concurrent inserts and CLUSTER; the rules need each account's transactions
+    # in id order (detection/withdrawals.py), and a snapshot must not depend on the heap.
+    captured = [entry.strip() for entry in connector.config["table.include.list"].split(",")]
+    assert connector.config["snapshot.select.statement.overrides"].split(",") == captured
+    for table in captured:
+        assert connector.config[f"snapshot.select.statement.overrides.{table}"] == f"SELECT * FROM {table} ORDER BY id"
+
+
 def test_yaml_numbers_and_booleans_become_connect_strings(tmp_path: Path):
     path = tmp_path / "c.yaml"
     path.write_text("name: c\nconfig:\n  tasks.max: 1\n  tombstones.on.delete: true\n  ratio: 0.5\n  skip: false\n")
