@@ -18,7 +18,7 @@ Read and written (through the functions here, which are the only code that touch
 Overridden (engine/transport/kafka.py, engine/batching/consumer.py, engine/startup.py, engine/app.py):
 `Consumer._wait_next_records`, `Consumer.on_partitions_revoked`, `Consumer.on_stop`,
 `aiokafka Consumer._new_consumer_thread`, `AIOKafkaConsumerThread._create_worker_consumer`,
-`AIOKafkaConsumerThread._highwaters`, `BootStrategy.server` (with `BootStrategy._chain`) and
+`AIOKafkaConsumerThread._highwaters`, `BootStrategy.server` (calling `BootStrategy._chain`) and
 `App._new_transport`; `OVERRIDES` lists them with the parameters we rely on.
 
 Bypassed for the records of batch-agent topics (engine/batching/): they leave the fetch before
@@ -76,11 +76,12 @@ class BatchConsumer(Protocol):
 
 @dataclass(frozen=True)
 class Override:
-    """A private (or hook) member of a pinned class that a subclass of ours overrides."""
+    """A private (or hook) method of a pinned class that a subclass of ours overrides or calls."""
 
-    owner: str                 #: "module:Class"
+    owner: str                   #: "module:Class"
     member: str
-    parameters: Tuple[str, ...]  #: the parameters after self, as our override takes them
+    parameters: Tuple[str, ...]  #: named parameters after self, as our code passes them
+    called_only: bool = False    #: called by our subclass, not overridden
 
 
 OVERRIDES: Tuple[Override, ...] = (
@@ -89,9 +90,9 @@ OVERRIDES: Tuple[Override, ...] = (
     Override("faust.transport.consumer:Consumer", "on_stop", ()),
     Override("faust.transport.drivers.aiokafka:Consumer", "_new_consumer_thread", ()),
     Override("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread", "_create_worker_consumer", ("transport",)),
-    Override("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread", "_highwaters", ("tps",)),
+    Override("faust.transport.drivers.aiokafka:AIOKafkaConsumerThread", "_highwaters", ("partitions",)),
     Override("faust.app.base:BootStrategy", "server", ()),
-    Override("faust.app.base:BootStrategy", "_chain", ("arguments",)),
+    Override("faust.app.base:BootStrategy", "_chain", (), called_only=True),  # (*arguments)
     Override("faust.app.base:App", "_new_transport", ()),
 )
 

@@ -27,8 +27,8 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             set_fetch_max_wait(consumer, wait_ms)
         return consumer
 
-    async def _highwaters(self, tps: List[TP]) -> Mapping[TP, int]:
-        listed = await super()._highwaters(tps)
+    async def _highwaters(self, partitions: List[TP]) -> Mapping[TP, int]:
+        listed = await super()._highwaters(partitions)
         if self.consumer.in_transaction or not self.app.end_offsets_probe:
             return listed
         transport = self.transport

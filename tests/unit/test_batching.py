@@ -1,8 +1,9 @@
 """batching/: the write-back cache of a partition and the bookkeeping of batches, flushes and acks.
 
 The consumer here is a plain object with the fields of Faust's Consumer that BatchAgents reads
-and writes (read offsets, acked offsets, committed offsets); the real consumer and tables are
-exercised end to end by the integration and e2e tests (tests/e2e/test_crash_consistency.py).
+and writes (engine.faust_internals.BatchConsumer; tests/unit/test_faust_contract.py holds those to
+the real class); the real consumer and tables are exercised by tests/support/agent_driver.py and
+end to end by the integration and e2e tests (tests/e2e/test_crash_consistency.py).
 """
 
 from __future__ import annotations
