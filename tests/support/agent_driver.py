@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import importlib
 import json
+import time
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class Sent:
     key: Optional[bytes]
     value: Optional[bytes]
     headers: Tuple[Tuple[str, bytes], ...]
+    timestamp_ms: int
 
     def json(self) -> Any:
         return json.loads(self.value)
@@ -83,11 +85,13 @@ class MemoryProducer:
         self._pending: list = []
 
     def append(self, topic: str, key: Optional[bytes], value: Optional[bytes], *, partition: Optional[int] = None,
-               headers: Any = None) -> Sent:
+               headers: Any = None, timestamp_ms: Optional[int] = None) -> Sent:
+        """Put a record on the log; like a Kafka producer, a record without a time gets the current time."""
         partition = default_partition(key) if partition is None else partition
+        timestamp_ms = int(time.time() * 1000) if timestamp_ms is None else timestamp_ms
         tp = TP(topic, partition)
         items = headers.items() if isinstance(headers, dict) else (headers or ())
-        record = Sent(topic, partition, len(self.log[tp]), key, value, tuple((k, v) for k, v in items))
+        record = Sent(topic, partition, len(self.log[tp]), key, value, tuple((k, v) for k, v in items), timestamp_ms)
         self.log[tp].append(record)
         self.sent.append(record)
         return record
@@ -106,7 +110,8 @@ class MemoryProducer:
     async def send_and_wait(self, topic: str, key: Optional[bytes], value: Optional[bytes],
                             partition: Optional[int], timestamp: Optional[float], headers: Any, *,
                             transactional_id: Optional[str] = None) -> RecordMetadata:
-        record = self.append(topic, key, value, partition=partition, headers=headers)
+        record = self.append(topic, key, value, partition=partition, headers=headers,
+                             timestamp_ms=None if timestamp is None else int(timestamp * 1000))
         return RecordMetadata(topic, record.partition, TP(topic, record.partition), record.offset, timestamp)
 
     def send_soon(self, fut) -> None:
@@ -200,9 +205,10 @@ class AgentDriver:
     # ------------------------------------------------------------------ input
 
     def pipe(self, topic: str, key: Optional[bytes], value: Optional[bytes], headers: Any = (), *,
-             partition: Optional[int] = None) -> Sent:
+             partition: Optional[int] = None, timestamp_ms: Optional[int] = None) -> Sent:
         """Put a record on `topic` (partitioned by its key, as a Kafka producer would); `run` delivers it."""
-        return self.producer.append(topic, key, value, partition=partition, headers=list(headers))
+        return self.producer.append(topic, key, value, partition=partition, headers=list(headers),
+                                    timestamp_ms=timestamp_ms)
 
     def run(self, *, flush: bool = True) -> None:
         """Deliver every record not yet taken to its agents, round after round while agents feed agents.
@@ -269,7 +275,8 @@ async def _never(*args: Any, **kwargs: Any) -> None:
 
 
 def _consumer_record(record: Sent) -> ConsumerRecord:
-    return ConsumerRecord(topic=record.topic, partition=record.partition, offset=record.offset, timestamp=0,
+    return ConsumerRecord(topic=record.topic, partition=record.partition, offset=record.offset,
+                          timestamp=record.timestamp_ms,
                           timestamp_type=0, key=record.key, value=record.value, checksum=None,
                           serialized_key_size=len(record.key or b""), serialized_value_size=len(record.value or b""),
                           headers=list(record.headers))
