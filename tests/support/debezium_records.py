@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from dev.bench.capture_sample import SAMPLES_DIR
 
-__all__ = ["Record", "recorded", "LedgerChanges"]
+__all__ = ["Record", "recorded", "LedgerChanges", "outbox_event"]
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "debezium"
 
@@ -110,3 +110,13 @@ class LedgerChanges:
     def tombstone(key: int) -> Record:
         """The null record Debezium writes after a delete (compaction drops the key)."""
         return str(key).encode(), None, []
+
+
+def outbox_event(event_type: str, aggregate_id: Any, payload: Any, *, event_id: Optional[str] = None) -> Record:
+    """A domain event as Debezium's outbox router writes it (connectors/ledger-outbox.yaml): keyed by the
+    aggregate id as text, the JSON payload as value, the event's id and type as headers."""
+    import uuid
+
+    value = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    headers = [("id", (event_id or str(uuid.uuid4())).encode()), ("eventType", event_type.encode())]
+    return str(aggregate_id).encode(), value, headers
