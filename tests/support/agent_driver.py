@@ -23,7 +23,7 @@ import time
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from aiokafka.partitioner import murmur2
 from aiokafka.structs import ConsumerRecord
@@ -137,7 +137,7 @@ class _EventStream:
     def __init__(self, events: Sequence[Event]) -> None:
         self._events = events
 
-    async def events(self) -> Iterator[Event]:
+    async def events(self) -> AsyncIterator[Event]:
         for event in self._events:
             yield event
 

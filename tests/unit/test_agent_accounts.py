@@ -3,6 +3,7 @@ updates, BalanceLow and dead letters out."""
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from agents.accounts import project_account_balances
@@ -53,6 +54,8 @@ def test_a_balance_crossing_below_the_threshold_sends_one_balance_low(driver, ch
     (sent,) = driver.sent(BALANCE_LOW.name)
     envelope, payload = sent.envelope()
     assert envelope.event_type == "BalanceLow" and envelope.partition_key == "4"
+    # Everything derived from one database transaction shares its correlation id.
+    assert envelope.correlation_id == f"ledger-tx-{json.loads(update[1])['source']['txId']}"
     assert (payload.account_id, payload.customer_id, payload.balance, payload.threshold) == (
         4, 2, str(threshold - 1), str(threshold))
     assert sent.key == b"4"

@@ -9,6 +9,7 @@ end to end by the integration and e2e tests (tests/e2e/test_crash_consistency.py
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -17,6 +18,7 @@ from faust.streams import current_event
 from faust.types import TP
 
 from engine.batching import BatchAgents, PartitionState
+from engine.faust_internals import BatchConsumer
 from engine.batching.state import CachedRows
 
 TOPIC = "ledger.public.transactions"
@@ -329,3 +331,11 @@ def test_sent_events_are_delivered_before_rows_reach_the_tables(agents):
     _deliver(agents, consumer, [_record(0)])
     asyncio.run(agents.flush_due(consumer, force=True))
     assert order == [("events delivered", [])] and table.writes == [(1, "x", 0)]
+
+
+def test_the_fake_consumer_has_every_member_batch_agents_use(agents):
+    # The real consumer's members are checked against Faust's classes in test_faust_contract.py.
+    consumer = FakeConsumer(agents.app)
+    members = [*BatchConsumer.__annotations__,
+               *(name for name, value in vars(BatchConsumer).items() if inspect.isfunction(value))]
+    assert [m for m in members if not hasattr(consumer, m)] == []
