@@ -7,62 +7,27 @@ Run a worker with `faust -A app worker` (see the Makefile).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import faust
-from mode.utils.objects import cached_property
 
-from engine.batching import BatchAgents
+from engine.app import EngineApp
 from settings import Settings, load_settings
-from engine.startup import BrokerProbe, LedgerBootStrategy
 
 __all__ = ["LedgerApp", "create_app", "app"]
 
 
-class LedgerApp(faust.App):
-    """faust.App with batch agents (batching/), a Kafka transport that can correct end offsets
-    (transport/end_offsets.py), and a worker that serves /health first and waits for the broker
-    instead of crashing (startup.py)."""
+class LedgerApp(EngineApp):
+    """The engine's app (engine/app.py: batch agents, transport, start order) with the web views' token."""
 
-    BootStrategy = LedgerBootStrategy
-
-    def __init__(self, *args, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
-                 web_token: str = "", state_flush_interval_s: float = 5.0, state_flush_records: int = 20000,
-                 **kwargs) -> None:
-        # Read by transport/kafka.py.
-        self.end_offsets_probe = end_offsets_probe
-        self.fetch_max_wait_ms = fetch_max_wait_ms
+    def __init__(self, *args, web_token: str = "", **kwargs) -> None:
         self._web_token = web_token
-        self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
-                                        flush_records=state_flush_records)
         super().__init__(*args, **kwargs)
-
-    def batch_agent(self, topic):
-        """Decorator: `async def handler(batch: PartitionBatch)` takes `topic` a partition's batch at a time."""
-        def register(handler):
-            self.batch_agents.register(topic, handler)
-            return handler
-        return register
-
-    async def on_start(self) -> None:
-        await super().on_start()
-        self.batch_agents.subscribe()
 
     def on_webserver_init(self, web) -> None:
         if self._web_token:
             from views.auth import require_bearer_token
 
             require_bearer_token(web, self._web_token)
-
-    def _new_transport(self):
-        from engine.transport.kafka import Transport
-
-        return Transport(self.conf.broker_consumer, self)
-
-    @cached_property
-    def broker_probe(self) -> BrokerProbe:
-        bootstrap = ",".join(f"{url.host}:{url.port or 9092}" for url in self.conf.broker)
-        return BrokerProbe(bootstrap, loop=self.loop, beacon=self.beacon)
 
 
 def create_app(settings: Settings) -> faust.App:

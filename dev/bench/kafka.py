@@ -20,6 +20,7 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from dev.stack.broker import tansu_binary
 from dev.stack.processes import port_is_open
+from engine.faust_internals import refresh_metadata
 from engine.transport.end_offsets import true_end_offsets
 
 from .dataset import PARTITIONS, Record
@@ -146,7 +147,7 @@ def end_offsets(bootstrap: str, topic: str, partitions: int = PARTITIONS) -> Dic
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
         await consumer.start()
         try:
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             known = consumer.partitions_for_topic(topic)
             if not known:
                 return {p: 0 for p in range(partitions)}

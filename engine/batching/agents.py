@@ -21,10 +21,14 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
 from faust.events import Event
 from faust.types import TP, TableT, TopicT
+
+from engine import faust_internals as internals
+from engine.faust_internals import BatchConsumer
 
 from .state import CachedRows, PartitionState
 
@@ -120,7 +124,7 @@ class BatchAgents:
 
     # ------------------------------------------------------------------ called by the consumer
 
-    async def deliver(self, consumer, batches: Mapping[TP, List[Any]], generation_id: int) -> None:
+    async def deliver(self, consumer: BatchConsumer, batches: Mapping[TP, List[Any]], generation_id: int) -> None:
         """Hand each partition's records to its agent (the consumer's fetch loop awaits this)."""
         async with self.lock:
             for tp, records in batches.items():
@@ -128,13 +132,13 @@ class BatchAgents:
                     # A rebalance began: the new assignment seeks to the committed offsets, so
                     # what was fetched before it is fetched again.
                     return
-                if tp not in consumer._get_active_partitions():
+                if tp not in internals.active_partitions(consumer):
                     continue
                 await self._deliver(consumer, tp, records)
 
-    async def _deliver(self, consumer, tp: TP, records: List[Any]) -> None:
+    async def _deliver(self, consumer: BatchConsumer, tp: TP, records: List[Any]) -> None:
         # The next offset to read: set here after each batch, and by Faust when it seeks.
-        read_offset = consumer._read_offset[tp]
+        read_offset = internals.read_offset(consumer, tp)
         if read_offset is not None and records[0].offset < read_offset:
             # An offset before the read position was delivered already.
             records = [r for r in records if r.offset >= read_offset]
@@ -142,28 +146,26 @@ class BatchAgents:
                 return
         state = self._states.get(tp.partition)
         if state is None:
-            message = consumer._to_message(tp, records[0])
+            message = internals.to_message(consumer, tp, records[0])
             state = self._states[tp.partition] = PartitionState(
                 tp.partition, Event(self.app, message.key, message.value, message.headers, message))
         # Offsets skipped between two batches (compacted away, transaction markers) are done too.
         first = records[0].offset if read_offset is None else min(read_offset, records[0].offset)
         started = time.time()
         with state.current():
-            await self._handlers[tp.topic](PartitionBatch(tp, records, state, consumer._to_message))
+            await self._handlers[tp.topic](PartitionBatch(tp, records, state, partial(internals.to_message, consumer)))
         last = records[-1].offset
-        consumer._read_offset[tp] = last + 1
+        internals.set_read_offset(consumer, tp, last + 1)
         state.processed(tp, first, last, len(records))
         # Faust's livelock check (verify_event_path) reports a partition whose stream takes nothing.
-        monitor = getattr(consumer.app, "monitor", None)
-        if monitor is not None and monitor.stream_inbound_time is not None:
-            monitor.stream_inbound_time[tp] = time.monotonic()
+        internals.mark_stream_inbound(consumer.app, tp, time.monotonic())
         progress = self._progress[tp.topic]
         if progress.first_at is None:
             progress.first_at = started
         progress.last_at = time.time()
         progress.records += len(records)
 
-    async def flush_due(self, consumer, *, force: bool = False) -> int:
+    async def flush_due(self, consumer: BatchConsumer, *, force: bool = False) -> int:
         """Flush the partitions whose cache is due (all with `force`); returns records acknowledged."""
         now = time.monotonic()
         acked = 0
@@ -174,23 +176,19 @@ class BatchAgents:
                 await self._events_delivered()
             for state in due:
                 acked += self._flush(consumer, state)
-        if acked and consumer._commit_every is not None and consumer._n_acked >= consumer._commit_every:
-            consumer._n_acked = 0
-            await consumer.commit()
+        if acked:
+            await internals.commit_if_due(consumer)
         return acked
 
-    def _flush(self, consumer, state: PartitionState) -> int:
+    def _flush(self, consumer: BatchConsumer, state: PartitionState) -> int:
         acked = 0
         for tp, done in state.write_back().items():
-            committed = consumer._committed_offset[tp]
+            committed = internals.committed_offset(consumer, tp)
             if committed is not None and done.start < committed:
                 done = range(committed, done.stop)
             # Acknowledged in bulk, as consumer.ack() would one message at a time: the commit
             # takes the first unbroken run of acknowledged offsets.
-            consumer._acked[tp].extend(done)
-            consumer._acked_index[tp].update(done)
-            consumer._n_acked += len(done)
-            acked += len(done)
+            acked += internals.acknowledge(consumer, tp, done)
         return acked
 
     async def _events_delivered(self) -> None:
@@ -202,7 +200,7 @@ class BatchAgents:
         """
         await self.app.producer.flush()
 
-    async def on_revoked(self, consumer, revoked: Iterable[TP]) -> None:
+    async def on_revoked(self, consumer: BatchConsumer, revoked: Iterable[TP]) -> None:
         """Flush, then forget, the partitions revoked (call with the lock held, before Faust's revocation)."""
         states = [self._states.pop(p) for p in {tp.partition for tp in revoked if tp.topic in self.topics}
                   if p in self._states]

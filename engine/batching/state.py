@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-import weakref
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Set
 
 from faust.events import Event
-from faust.streams import _current_event
 from faust.types import TP, TableT
+
+from engine.faust_internals import current_event_of
 
 __all__ = ["PartitionState", "CachedRows"]
 
@@ -108,11 +108,8 @@ class PartitionState:
 
     @contextmanager
     def current(self) -> Iterator[None]:
-        token = _current_event.set(weakref.ref(self._event))
-        try:
+        with current_event_of(self._event):
             yield
-        finally:
-            _current_event.reset(token)
 
     def processed(self, tp: TP, first_offset: int, last_offset: int, records: int) -> None:
         span = self._pending.get(tp)

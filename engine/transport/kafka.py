@@ -9,6 +9,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from engine.batching.consumer import BatchingConsumerMixin
+from engine.faust_internals import set_fetch_max_wait
 
 from .end_offsets import true_end_offsets
 
@@ -23,7 +24,7 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             # Faust fixes fetch_max_wait_ms at 1500 with no setting for it. Apache Kafka answers a
             # fetch as soon as data arrives; the local broker holds it for the whole wait, which
             # made every alert about 1.2 s late. The consumer reads this when it starts.
-            consumer._fetch_max_wait_ms = wait_ms
+            set_fetch_max_wait(consumer, wait_ms)
         return consumer
 
     async def _highwaters(self, partitions: List[TP]) -> Mapping[TP, int]:

@@ -376,28 +376,14 @@ def test_the_live_alert_feed_skips_what_is_not_an_alert_and_goes_on(worker, stac
 # --------------------------------------------------------------------------- web views
 
 
-BAD_IDS = ["-1", "0", "abc", "1.5", "1e3", "99999999999999999999", "9223372036854775808", "1;DROP TABLE accounts",
-           "1' OR '1'='1", "١٢", " 1"]
-
-
+# The parameter checks of every view are unit tests (tests/unit/test_views.py); here each view answers
+# a bad request on a real worker, through its route and the key's owner.
 @pytest.mark.parametrize("path, parameter", [
     ("/accounts/{}", "account_id"), ("/accounts/{}/turnover", "account_id"), ("/alerts/{}", "account_id"),
     ("/customers/{}", "customer_id"),
 ])
-def test_a_bad_id_is_a_400_naming_the_parameter(worker, path, parameter):
-    for bad in BAD_IDS:
-        status, body = get_json(worker.url + path.format(quote(bad, safe="")))
-        assert (status, body.get("parameter") if isinstance(body, dict) else body) == (400, parameter), bad
-
-
-@pytest.mark.parametrize("path", ["/accounts/1", "/accounts/1/turnover", "/alerts/1", "/customers/1"])
-def test_an_unknown_query_parameter_is_a_400_naming_it(worker, path):
-    status, body = get_json(f"{worker.url}{path}?id=1%20OR%201%3D1")
+def test_each_view_answers_a_bad_request_on_the_worker(worker, path, parameter):
+    status, body = get_json(worker.url + path.format(quote("1;DROP TABLE accounts", safe="")))
+    assert (status, body.get("parameter") if isinstance(body, dict) else body) == (400, parameter)
+    status, body = get_json(worker.url + path.format(1) + "?id=1%20OR%201%3D1")
     assert (status, body["parameter"]) == (400, "id")
-    assert "unknown query parameter `id`" in body["error"]
-
-
-@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-02-30", "'; DROP TABLE transactions; --"])
-def test_a_bad_day_is_a_400_naming_it(worker, day):
-    status, body = get_json(f"{worker.url}/accounts/1/turnover?day={quote(day)}")
-    assert (status, body["parameter"]) == (400, "day")

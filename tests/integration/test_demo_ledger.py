@@ -152,7 +152,7 @@ def test_failed_outbox_write_undoes_the_posting(conn, account, monkeypatch):
     used_id = scalar(conn, "SELECT id FROM outbox WHERE aggregateid = %s LIMIT 1", str(account))
     before = rows_of(conn, account)
     # An event id that already exists makes the outbox insert fail after the balance moved.
-    monkeypatch.setattr(ledger.outbox, "new_event_id", lambda: used_id)
+    monkeypatch.setattr(dev.demo_ledger.outbox, "new_event_id", lambda: used_id)
     with pytest.raises(psycopg.errors.UniqueViolation):
         deposit(conn, account, Decimal("10.00"))
     with pytest.raises(psycopg.errors.UniqueViolation):

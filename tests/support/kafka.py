@@ -8,6 +8,8 @@ from typing import List
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
+from engine.faust_internals import refresh_metadata
+
 __all__ = ["produce", "read_topic", "committed_offsets"]
 
 
@@ -38,7 +40,7 @@ def read_topic(bootstrap: str, topic: str, *, timeout: float = READ_TIMEOUT) -> 
         try:
             partitions = consumer.partitions_for_topic(topic)
             if not partitions:
-                await consumer._client.force_metadata_update()
+                await refresh_metadata(consumer)
                 partitions = consumer.partitions_for_topic(topic) or set()
             from aiokafka.structs import TopicPartition
 

@@ -1,13 +1,15 @@
 """batching/: the write-back cache of a partition and the bookkeeping of batches, flushes and acks.
 
 The consumer here is a plain object with the fields of Faust's Consumer that BatchAgents reads
-and writes (read offsets, acked offsets, committed offsets); the real consumer and tables are
-exercised end to end by the integration and e2e tests (tests/e2e/test_crash_consistency.py).
+and writes (engine.faust_internals.BatchConsumer; tests/unit/test_faust_contract.py holds those to
+the real class); the real consumer and tables are exercised by tests/support/agent_driver.py and
+end to end by the integration and e2e tests (tests/e2e/test_crash_consistency.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -16,6 +18,7 @@ from faust.streams import current_event
 from faust.types import TP
 
 from engine.batching import BatchAgents, PartitionState
+from engine.faust_internals import BatchConsumer
 from engine.batching.state import CachedRows
 
 TOPIC = "ledger.public.transactions"
@@ -328,3 +331,11 @@ def test_sent_events_are_delivered_before_rows_reach_the_tables(agents):
     _deliver(agents, consumer, [_record(0)])
     asyncio.run(agents.flush_due(consumer, force=True))
     assert order == [("events delivered", [])] and table.writes == [(1, "x", 0)]
+
+
+def test_the_fake_consumer_has_every_member_batch_agents_use(agents):
+    # The real consumer's members are checked against Faust's classes in test_faust_contract.py.
+    consumer = FakeConsumer(agents.app)
+    members = [*BatchConsumer.__annotations__,
+               *(name for name, value in vars(BatchConsumer).items() if inspect.isfunction(value))]
+    assert [m for m in members if not hasattr(consumer, m)] == []

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from dev.bench.peers.status import Progress
+from engine.faust_internals import refresh_metadata
 
 
 async def run(args) -> None:
@@ -32,7 +33,7 @@ async def run(args) -> None:
     try:
         partitions = consumer.partitions_for_topic(args.input)
         while not partitions:
-            await consumer._client.force_metadata_update()
+            await refresh_metadata(consumer)
             partitions = consumer.partitions_for_topic(args.input)
         tps = [TopicPartition(args.input, p) for p in sorted(partitions)]
         consumer.assign(tps)

@@ -1,0 +1,53 @@
+"""EngineApp: faust.App with the extensions of this package (batch agents, transport, start order)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import faust
+from faust.types import TopicT
+from mode.utils.objects import cached_property
+
+from engine.batching import BatchAgents
+from engine.batching.agents import BatchHandler
+from engine.startup import BrokerProbe, LedgerBootStrategy
+
+__all__ = ["EngineApp"]
+
+
+class EngineApp(faust.App):
+    """faust.App with batch agents (batching/), a Kafka transport that can correct end offsets
+    (transport/end_offsets.py), and a worker that serves /health first and waits for the broker
+    instead of crashing (startup.py)."""
+
+    BootStrategy = LedgerBootStrategy
+
+    def __init__(self, *args: Any, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
+                 state_flush_interval_s: float = 5.0, state_flush_records: int = 20000, **kwargs: Any) -> None:
+        # Read by transport/kafka.py.
+        self.end_offsets_probe = end_offsets_probe
+        self.fetch_max_wait_ms = fetch_max_wait_ms
+        self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
+                                        flush_records=state_flush_records)
+        super().__init__(*args, **kwargs)
+
+    def batch_agent(self, topic: TopicT) -> Callable[[BatchHandler], BatchHandler]:
+        """Decorator: `async def handler(batch: PartitionBatch)` takes `topic` a partition's batch at a time."""
+        def register(handler: BatchHandler) -> BatchHandler:
+            self.batch_agents.register(topic, handler)
+            return handler
+        return register
+
+    async def on_start(self) -> None:
+        await super().on_start()
+        self.batch_agents.subscribe()
+
+    def _new_transport(self):
+        from engine.transport.kafka import Transport
+
+        return Transport(self.conf.broker_consumer, self)
+
+    @cached_property
+    def broker_probe(self) -> BrokerProbe:
+        bootstrap = ",".join(f"{url.host}:{url.port or 9092}" for url in self.conf.broker)
+        return BrokerProbe(bootstrap, loop=self.loop, beacon=self.beacon)

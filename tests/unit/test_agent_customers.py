@@ -1,0 +1,75 @@
+"""agents/customers.py in process: customer changes and account updates (re-keyed by customer) folded
+into customer_overview; bad records dead-lettered.
+
+customer_overview's row shape is asserted in one test only, through the projection functions
+(projections/customers.py), so a change of the shape changes one place.
+"""
+
+from __future__ import annotations
+
+from cdc.decode import decode_change
+from projections.customers import apply_account_update, apply_customer_change
+from tables.customers import customer_overview
+from topics import ACCOUNT_CHANGES, CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES
+
+CUSTOMERS = CUSTOMER_CHANGES.name
+
+
+def _updates_topic(driver) -> str:
+    return f"{driver.app.conf.id}-{CUSTOMER_ACCOUNT_UPDATES.name}"
+
+
+def test_the_overview_row_is_the_customer_change_and_account_updates_folded_by_the_projections(driver, changes):
+    customer = changes.insert("customers", changes.customer(2, name="Ada Lovelace", email="ada@example.org"))
+    account = changes.account(4, customer_id=2, balance="12.50")
+    driver.pipe(CUSTOMERS, *customer)
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", account))
+    driver.run()
+
+    (update,) = [record.json() for record in driver.sent(_updates_topic(driver))]
+    expected = apply_account_update(apply_customer_change(None, decode_change(*customer[:2])), update)
+    assert driver.rows(customer_overview) == {2: expected}
+
+
+def test_a_deleted_customer_loses_its_row(driver, changes):
+    row = changes.customer(3, name="Grace Hopper")
+    driver.pipe(CUSTOMERS, *changes.insert("customers", row))
+    driver.run()
+    assert 3 in driver.rows(customer_overview)
+    driver.pipe(CUSTOMERS, *changes.delete("customers", row))
+    driver.pipe(CUSTOMERS, *changes.tombstone(3))
+    driver.run()
+    assert 3 not in driver.rows(customer_overview)
+    assert driver.dead_letters(CUSTOMERS) == []
+
+
+def test_both_agents_share_the_partitions_cached_rows(driver, changes):
+    # The customer row and the account update reach the same cached row in one round, before any flush.
+    driver.pipe(CUSTOMERS, *changes.insert("customers", changes.customer(5, name="Emmy Noether")))
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", changes.account(9, customer_id=5, balance="1.00")))
+    driver.run(flush=False)
+    assert driver.rows(customer_overview) == {}
+    cached = driver.latest(customer_overview, 5)
+    assert cached is not None and cached["name"] == "Emmy Noether" and "9" in cached["accounts"]
+
+
+def test_a_bad_customer_change_is_dead_lettered_and_the_next_one_applied(driver, changes):
+    bad = driver.pipe(CUSTOMERS, *changes.insert("customers", changes.customer(6, name=42)))
+    driver.pipe(CUSTOMERS, *changes.insert("customers", changes.customer(7, name="Ada King")))
+    driver.run()
+    (letter,) = driver.dead_letters(CUSTOMERS)
+    assert letter.agent == "project_customers" and "customers.name is 42, not text" in letter.reason
+    assert letter.source_offset == bad.offset
+    assert set(driver.rows(customer_overview)) == {7}
+
+
+def test_a_malformed_account_update_is_dead_lettered_and_the_next_one_applied(driver, changes):
+    topic = _updates_topic(driver)
+    driver.pipe(topic, b"8", b'{"kind": "account"')                 # not JSON
+    driver.pipe(topic, b"8", b'{"kind": "account", "customer_id": 8}')  # JSON, but not a whole update
+    driver.pipe(CUSTOMERS, *changes.insert("customers", changes.customer(8, name="Mary Somerville")))
+    driver.run()
+    letters = driver.dead_letters(topic)
+    assert [letter.agent for letter in letters] == ["fold_account_updates_into_customers"] * 2
+    assert all(letter.reason.startswith("malformed account update") for letter in letters)
+    assert set(driver.rows(customer_overview)) == {8}

@@ -1,0 +1,114 @@
+"""The web views' parameter checks and answers, in process: Faust's aiohttp app under aiohttp's test
+client (loopback, no worker), tables filled through the agent driver.
+
+Requests carry the routed header (views/routing.py), as a request forwarded by the key's owner
+would: these tests are about the views; routing between workers is tested end to end
+(tests/e2e/test_routing.py, and one request per view in tests/integration/test_bad_input.py).
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import date
+from urllib.parse import quote
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from faust.web import drivers as web_drivers
+
+from projections.turnover import turnover_of_day
+from tables.turnover import turnover_by_account
+from topics import ACCOUNT_CHANGES, CUSTOMER_CHANGES, TRANSACTION_CHANGES
+from views.routing import ROUTED_HEADER
+
+VIEW_MODULES = ("views.accounts", "views.alerts", "views.customers", "views.turnover")
+BAD_IDS = ["-1", "0", "abc", "1.5", "1e3", "99999999999999999999", "9223372036854775808", "1;DROP TABLE accounts",
+           "1' OR '1'='1", "١٢", " 1"]
+ID_PATHS = [("/accounts/{}", "account_id"), ("/accounts/{}/turnover", "account_id"), ("/alerts/{}", "account_id"),
+            ("/customers/{}", "customer_id")]
+
+
+@pytest.fixture
+def get(driver):
+    """GET a path of the worker's web app; (status, JSON body)."""
+    for module in VIEW_MODULES:
+        importlib.import_module(module)
+    app = driver.app
+    # A web server of the app's views for this test's event loop (an aiohttp app keeps its first loop).
+    web = web_drivers.by_url(app.conf.web)(app)
+    for view in app.web.views.values():
+        web.add_view(type(view))
+
+    def request(path: str, *, routed: bool = True):
+        async def go():
+            headers = {ROUTED_HEADER: "http://another-worker:6066"} if routed else {}
+            async with TestClient(TestServer(web.web_app)) as client:
+                response = await client.get(path, headers=headers)
+                return response.status, await response.json()
+
+        return driver.loop.run_until_complete(go())
+
+    return request
+
+
+@pytest.mark.parametrize("path, parameter", ID_PATHS)
+def test_a_bad_id_is_a_400_naming_the_parameter(get, path, parameter):
+    for bad in BAD_IDS:
+        status, body = get(path.format(quote(bad, safe="")))
+        assert (status, body.get("parameter")) == (400, parameter), bad
+        assert body["error"] == f"`{parameter}` must be a positive integer id", bad
+
+
+@pytest.mark.parametrize("path", ["/accounts/1", "/accounts/1/turnover", "/alerts/1", "/customers/1"])
+def test_an_unknown_query_parameter_is_a_400_naming_it(get, path):
+    status, body = get(f"{path}?id=1%20OR%201%3D1")
+    assert (status, body["parameter"]) == (400, "id")
+    assert "unknown query parameter `id`" in body["error"]
+
+
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-02-30", "'; DROP TABLE transactions; --"])
+def test_a_bad_day_is_a_400_naming_it(get, day):
+    status, body = get(f"/accounts/1/turnover?day={quote(day)}")
+    assert (status, body["parameter"]) == (400, "day")
+
+
+@pytest.mark.parametrize("path, parameter", ID_PATHS)
+def test_an_unknown_id_is_a_404_naming_it(get, path, parameter):
+    status, body = get(path.format(7))
+    assert status == 404 and body[parameter] == 7 and "not found" in body["error"]
+
+
+def test_without_an_assignment_a_request_is_a_503_not_a_guess(get):
+    status, body = get("/accounts/1", routed=False)  # this worker knows no owner of any partition
+    assert status == 503 and "not assigned" in body["error"]
+
+
+def test_the_account_view_serves_the_agents_latest_row(driver, changes, get):
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", changes.account(4, customer_id=2, balance="9.99")))
+    driver.run(flush=False)  # still cached: the view reads through the batch agents' cache
+    status, body = get("/accounts/4")
+    assert status == 200 and (body["account_id"], body["balance"]) == (4, "9.99")
+    status, body = get("/alerts/4")
+    assert (status, body) == (200, {"account_id": 4, "alerts": []})
+
+
+def test_the_turnover_view_serves_the_days_totals_from_the_projection(driver, changes, get):
+    txn = changes.transaction(20, account_id=4, kind="deposit", amount="5.00")
+    driver.pipe(TRANSACTION_CHANGES.name, *changes.insert("transactions", txn))
+    driver.run()
+    day = date.fromisoformat(txn["created_at"][:10])
+    status, body = get(f"/accounts/4/turnover?day={day.isoformat()}")
+    assert status == 200
+    assert body == {"account_id": 4, **turnover_of_day(driver.rows(turnover_by_account)[4], day)}
+    status, body = get("/accounts/4/turnover?day=1999-01-01")     # nothing posted that day
+    assert (status, body["count"], body["deposits"]) == (200, 0, "0")
+
+
+def test_a_customer_is_served_once_its_own_row_arrived(driver, changes, get):
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", changes.account(5, customer_id=3, balance="1.00")))
+    driver.run()
+    assert get("/customers/3")[0] == 404                            # only its account's update so far
+    driver.pipe(CUSTOMER_CHANGES.name, *changes.insert("customers", changes.customer(3, name="Ada")))
+    driver.run()
+    status, body = get("/customers/3")
+    assert status == 200 and body["name"] == "Ada" and [a["account_id"] for a in body["accounts"]] == [5]
