@@ -61,7 +61,7 @@ def test_rapid_large_withdrawals_raise_one_alert_sent_and_kept(driver, changes):
     assert driver.sent(WITHDRAWAL_ALERTS.name)[0].key == b"4"
     rows = driver.rows(alerts_by_account)[4]
     assert [row["alert_id"] for row in rows] == [alerts[0][1].alert_id]
-    assert [int(txn_id) for txn_id, *_ in driver.rows(withdrawal_history_by_account)[4]] == ids
+    assert [int(txn_id) for txn_id, *_ in driver.rows(withdrawal_history_by_account)[4]["held"]] == ids
 
 
 def test_a_replayed_withdrawal_keeps_one_alert_row(driver, changes):
