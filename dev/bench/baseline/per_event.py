@@ -21,7 +21,7 @@ from cdc.changes import DecodeError, Tombstone
 from cdc.decode import decode_change
 from projections.accounts import account_key, account_view, already_applied
 from projections.alerts import add_alert, alert_row
-from projections.customers import account_update, apply_account_update
+from projections.customers import account_update, fold_account_update
 from projections.transactions import WITHDRAWAL, transaction_from_change
 from projections.turnover import count_in_day, day_key, day_of, retain_day
 from detection.withdrawals import evaluate_withdrawal
@@ -39,6 +39,8 @@ withdrawal_history_by_account = app.Table("withdrawal_history_by_account", defau
 alerts_by_account = app.Table("alerts_by_account", default=None, partitions=PARTITIONS, key_type=int)
 balance_by_account = app.Table("balance_by_account", default=None, partitions=PARTITIONS, key_type=int)
 customer_overview = app.Table("customer_overview", default=None, partitions=PARTITIONS, key_type=int)
+customer_account_pages = app.Table("customer_account_pages", default=None, partitions=PARTITIONS, key_type=str)
+customer_account_page_of = app.Table("customer_account_page_of", default=None, partitions=PARTITIONS, key_type=str)
 account_changes = faust_topic(app, ACCOUNT_CHANGES)
 customer_account_updates = faust_topic(app, CUSTOMER_ACCOUNT_UPDATES)
 transaction_changes = faust_topic(app, TRANSACTION_CHANGES)
@@ -111,7 +113,7 @@ async def project_account_balances(stream):
 @app.agent(customer_account_updates)
 async def fold_account_updates_into_customers(stream):
     async for event in stream.events():
-        customer_overview[event.key] = apply_account_update(customer_overview.get(event.key), event.value)
+        fold_account_update(customer_overview, customer_account_pages, customer_account_page_of, event.value)
 
 
 @app.page("/health")
