@@ -26,6 +26,8 @@ from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Opti
 from faust.events import Event
 from faust.types import TP, TableT, TopicT
 
+from engine.limits import ROW_LIMIT_BYTES, RefusedRecords
+
 from .state import CachedRows, PartitionState
 
 __all__ = ["BatchAgents", "PartitionBatch", "BatchHandler"]
@@ -72,10 +74,14 @@ class _Progress:
 
 
 class BatchAgents:
-    def __init__(self, app, *, flush_interval_s: float, flush_records: int) -> None:
+    def __init__(self, app, *, flush_interval_s: float, flush_records: int,
+                 refused: Optional[RefusedRecords] = None, row_limit: int = ROW_LIMIT_BYTES) -> None:
         self.app = app
         self.flush_interval_s = flush_interval_s
         self.flush_records = flush_records
+        #: Rows over `row_limit` are refused at the flush (state.CachedRows.write_back) and reported here.
+        self.refused = refused if refused is not None else RefusedRecords()
+        self.row_limit = row_limit
         self.topics: Dict[str, TopicT] = {}
         self._handlers: Dict[str, BatchHandler] = {}
         self._names: Dict[str, str] = {}
@@ -181,7 +187,7 @@ class BatchAgents:
 
     def _flush(self, consumer, state: PartitionState) -> int:
         acked = 0
-        for tp, done in state.write_back().items():
+        for tp, done in state.write_back(row_limit=self.row_limit, refuse=self.refused.refuse).items():
             committed = consumer._committed_offset[tp]
             if committed is not None and done.start < committed:
                 done = range(committed, done.stop)

@@ -8,6 +8,7 @@ exercised end to end by the integration and e2e tests (tests/e2e/test_crash_cons
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -17,6 +18,7 @@ from faust.types import TP
 
 from engine.batching import BatchAgents, PartitionState
 from engine.batching.state import CachedRows
+from engine.limits import RefusedRecords
 
 TOPIC = "ledger.public.transactions"
 TP0 = TP(TOPIC, 0)
@@ -29,6 +31,11 @@ class FakeTable(dict):
         super().__init__(**rows)
         self.name = name
         self.reads, self.writes = [], []
+        # As Faust's changelog topic serializes rows (JSON key and value).
+        self.changelog_topic = SimpleNamespace(
+            prepare_key=lambda key, _: (json.dumps(key).encode(), None),
+            prepare_value=lambda value, _: (json.dumps(value).encode(), None),
+            get_topic_name=lambda: f"app-{name}-changelog")
 
     def get(self, key, default=None):
         self.reads.append((key, current_event().message.partition))
@@ -328,3 +335,38 @@ def test_sent_events_are_delivered_before_rows_reach_the_tables(agents):
     _deliver(agents, consumer, [_record(0)])
     asyncio.run(agents.flush_due(consumer, force=True))
     assert order == [("events delivered", [])] and table.writes == [(1, "x", 0)]
+
+
+def test_a_row_over_the_row_limit_is_refused_and_the_others_are_written():
+    table = FakeTable(**{"big": "old"})
+    state = PartitionState(0, _event(0))
+    refused = RefusedRecords()
+    with state.current():
+        rows = state.rows(table)
+        rows["big"] = "x" * 2000
+        rows["small"] = {"count": 1}
+    state.write_back(row_limit=1024, refuse=refused.refuse)
+    assert table == {"big": "old", "small": {"count": 1}}  # the oversized key keeps its previous row
+    health = refused.as_dict()
+    assert health["count"] == 1 and health["by_topic"] == {"app-turnover-changelog": 1}
+    assert health["last"]["key"] == '"big"' and health["last"]["size"] > 2000
+    assert "over the row limit of 1024 bytes" in health["last"]["reason"]
+
+
+def test_refused_rows_are_handed_to_the_dead_letter_handler():
+    letters = []
+    refused = RefusedRecords()
+
+    @refused.on_refused
+    async def handler(refusal):
+        letters.append(refusal)
+
+    async def flush():
+        state = PartitionState(3, _event(3))
+        with state.current():
+            state.rows(FakeTable())["k"] = "y" * 500
+        state.write_back(row_limit=100, refuse=refused.refuse)
+        await asyncio.gather(*refused.pending())
+
+    asyncio.run(flush())
+    assert [(r.topic, r.partition, r.key) for r in letters] == [("app-turnover-changelog", 3, b'"k"')]
