@@ -13,6 +13,7 @@ import faust
 from mode.utils.objects import cached_property
 
 from engine.batching import BatchAgents
+from engine.limits import ROW_LIMIT_BYTES
 from settings import Settings, load_settings
 from engine.startup import BrokerProbe, LedgerBootStrategy
 
@@ -28,13 +29,13 @@ class LedgerApp(faust.App):
 
     def __init__(self, *args, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
                  web_token: str = "", state_flush_interval_s: float = 5.0, state_flush_records: int = 20000,
-                 **kwargs) -> None:
+                 state_row_limit_bytes: int = ROW_LIMIT_BYTES, **kwargs) -> None:
         # Read by transport/kafka.py.
         self.end_offsets_probe = end_offsets_probe
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self._web_token = web_token
         self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
-                                        flush_records=state_flush_records)
+                                        flush_records=state_flush_records, row_limit=state_row_limit_bytes)
         super().__init__(*args, **kwargs)
 
     def batch_agent(self, topic):
@@ -85,6 +86,7 @@ def create_app(settings: Settings) -> faust.App:
         web_token=settings.web_token,
         state_flush_interval_s=settings.state_flush_interval_ms / 1000,
         state_flush_records=settings.state_flush_records,
+        state_row_limit_bytes=settings.state_row_limit_bytes,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
         # One folder per app id: state of another app (or an earlier id) is never read as ours.
