@@ -2,13 +2,13 @@
 
 # "before" is the one-row-per-key code this module keeps a copy of (one turnover row per account
 # holding every transaction id of the retained days; one customer row holding every account);
-# "after" is projections/turnover.py and projections/customers.py (bounded rows). A hot key is one
-# account with `size` transactions already in the day (one customer with `size` accounts); a cold
-# key has none. Each figure is the median over repeats of the mean time of `number` more records,
-# with the rows as JSON size of the key's largest row. Rows live in dicts, as in a batch agent's
-# cache between flushes.
+# "after" is projections/turnover.py and projections/customers.py (bounded rows). "cold": each of
+# `number` records is the first of its own account (customer). A hot key has `size` records already
+# (transactions in the day of one account; accounts of one customer) and gets `number` more. Each
+# figure is the median over repeats of the mean time per record, with the JSON size of the largest
+# row afterwards. Rows live in dicts, as in a batch agent's cache between flushes.
 #
-#     python -m dev.bench.hot_key [--sizes 1000,10000,50000] [--number 1000] [--repeats 5]
+#     python -m dev.bench.hot_key [--sizes 1000,10000,50000] [--customer-sizes 1000,10000] [--number 1000]
 
 from __future__ import annotations
 
@@ -95,6 +95,41 @@ def _timed(run: Callable[[], None], number: int) -> float:
     return (time.perf_counter() - started) / number * 1e6
 
 
+def turnover_before_cold(number: int):
+    def run():
+        for i in range(1, number + 1):
+            before_add_to_turnover(None, _txn(i, account=i), retention_days=RETENTION)
+    return run, len(json.dumps(before_add_to_turnover(None, _txn(1), retention_days=RETENTION)))
+
+
+def turnover_after_cold(number: int):
+    retained, days = Rows(), Rows()
+
+    def run():
+        r, d = Rows(), Rows()
+        for i in range(1, number + 1):
+            count_turnover(r, d, _txn(i, account=i), retention_days=RETENTION)
+    count_turnover(retained, days, _txn(1), retention_days=RETENTION)
+    return run, max(len(json.dumps(v)) for v in [*retained.values(), *days.values()])
+
+
+def customer_before_cold(number: int):
+    def run():
+        for i in range(1, number + 1):
+            before_apply_account_update(None, _update(i, customer=i))
+    return run, len(json.dumps(before_apply_account_update(None, _update(1))))
+
+
+def customer_after_cold(number: int):
+    def run():
+        o, p, q = Rows(), Rows(), Rows()
+        for i in range(1, number + 1):
+            fold_account_update(o, p, q, _update(i, customer=i))
+    o, p, q = Rows(), Rows(), Rows()
+    fold_account_update(o, p, q, _update(1))
+    return run, max(len(json.dumps(v)) for v in [*o.values(), *p.values(), *q.values()])
+
+
 def turnover_before(size: int, number: int):
     row = None
     for i in range(1, size + 1):
@@ -145,24 +180,31 @@ def customer_after(size: int, number: int):
                     default=0)
 
 
-ROUNDS = [("turnover", "before", turnover_before), ("turnover", "after", turnover_after),
-          ("customer", "before", customer_before), ("customer", "after", customer_after)]
+ROUNDS = [("turnover", "before", turnover_before_cold, turnover_before),
+          ("turnover", "after", turnover_after_cold, turnover_after),
+          ("customer", "before", customer_before_cold, customer_before),
+          ("customer", "after", customer_after_cold, customer_after)]
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="0,1000,10000,50000",
-                        help="records already on the key (0 = a cold key), comma-separated")
+    parser.add_argument("--sizes", default="1000,10000,50000",
+                        help="transactions already in the hot account's day, comma-separated")
+    parser.add_argument("--customer-sizes", default="1000,5000",
+                        help="accounts the hot customer already has (building `before` costs their square)")
     parser.add_argument("--number", type=int, default=1000, help="records timed per repeat")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"{'fold':9} {'code':7} {'on key':>7} {'us/record':>10} {'largest row (bytes)':>20}")
-    for fold, code, setup in ROUNDS:
-        for size in sizes:
-            run, largest = setup(size, args.number)
+    sizes = {"turnover": [int(s) for s in args.sizes.split(",")],
+             "customer": [int(s) for s in args.customer_sizes.split(",")]}
+    print(f"{'fold':9} {'code':7} {'key':>10} {'us/record':>10} {'largest row (bytes)':>20}")
+    for fold, code, cold, hot in ROUNDS:
+        setups = [("cold", lambda: cold(args.number))]
+        setups += [(f"hot {size}", lambda size=size: hot(size, args.number)) for size in sizes[fold]]
+        for label, setup in setups:
+            run, largest = setup()
             times = [_timed(run, args.number) for _ in range(args.repeats)]
-            print(f"{fold:9} {code:7} {size:>7} {statistics.median(times):>10.1f} {largest:>20}", flush=True)
+            print(f"{fold:9} {code:7} {label:>10} {statistics.median(times):>10.1f} {largest:>20}", flush=True)
 
 
 if __name__ == "__main__":
