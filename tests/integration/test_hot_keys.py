@@ -110,6 +110,43 @@ def _largest_records(bootstrap: str, app_id: str, tables):
     return out
 
 
+# First: its worker reads the change topics from the start, which are still small then.
+def test_a_row_over_the_row_limit_fails_its_key_loudly_and_every_other_key_flows(db, stack_env, start_test_worker):
+    """With the row limit lowered to 600 bytes, a page of 20 accounts (about 1.4 KB) is over it."""
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    app_id = f"limit-{uuid.uuid4().hex[:8]}"
+    worker = start_test_worker(app_id=app_id, name=f"{app_id}-worker", env={"STATE_ROW_LIMIT_BYTES": "600"})
+    customer = open_customer(db, name="Many Accounts Ltd")
+    with db.transaction():
+        db.execute("INSERT INTO accounts (customer_id, balance) SELECT %s, 100.25 FROM generate_series(1, 20)",
+                   (customer,))
+    small_customer, account = open_account(db, "10.00")
+    post(db, account, "deposit", "2.50")
+
+    pages = f"{app_id}-customer_account_pages-changelog"
+    eventually(lambda: get_json(f"{worker.url}/health"),
+               lambda r: r[0] == 200 and r[1]["refused_records"]["by_topic"].get(pages, 0) >= 1, timeout=USUAL_WAIT,
+               what="the oversized page refused and counted on /health")
+    # Every other key flows: the other customer, and balances and turnover of an account.
+    eventually(lambda: get_json(f"{worker.url}/accounts/{account}"),
+               lambda r: r[0] == 200 and r[1]["balance"] == "12.50", what="a normal account's balance")
+    _, overview = eventually(lambda: get_json(f"{worker.url}/customers/{small_customer}"),
+                             lambda r: r[0] == 200 and r[1]["account_count"] == 1, what="a small customer")
+    assert [a["account_id"] for a in overview["accounts"]] == [account]
+    _, health = get_json(f"{worker.url}/health")
+    assert health["refused_records"]["last"]["topic"] == pages
+    assert "over the row limit of 600 bytes" in health["refused_records"]["last"]["reason"]
+    letters = eventually(lambda: read_topic(bootstrap, f"{pages}.dlq"), lambda rs: len(rs) >= 1,
+                         what="a dead letter for the refused row")
+    headers = dict(letters[0].headers)
+    assert headers["dlq.error.class"] == b"RecordRefused"
+    assert b"over the row limit of 600 bytes" in headers["dlq.error.reason"]
+    assert json.loads(letters[0].key).startswith(f"{customer}:")
+    assert worker.process.poll() is None
+    # Nothing over the limit reached the changelog.
+    assert all(len(r.key or b"") + len(r.value or b"") <= 600 for r in read_topic(bootstrap, pages))
+
+
 def test_a_hot_account_and_a_big_customer_stay_bounded_and_exact(db, stack_env, start_test_worker):
     bootstrap = stack_env["KAFKA_BOOTSTRAP"]
     app_id = f"hot-{uuid.uuid4().hex[:8]}"
@@ -193,39 +230,3 @@ def test_a_hot_account_and_a_big_customer_stay_bounded_and_exact(db, stack_env, 
     for table, (size, keys, count) in sizes.items():
         print(f"  {table}-changelog: {count} records, {len(keys)} keys, largest record {size} bytes")
     print(f"  largest changelog record: {largest} bytes (bound {ROW_LIMIT_BYTES})")
-
-
-def test_a_row_over_the_row_limit_fails_its_key_loudly_and_every_other_key_flows(db, stack_env, start_test_worker):
-    """With the row limit lowered to 600 bytes, a page of 20 accounts (about 1.4 KB) is over it."""
-    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
-    app_id = f"limit-{uuid.uuid4().hex[:8]}"
-    worker = start_test_worker(app_id=app_id, name=f"{app_id}-worker", env={"STATE_ROW_LIMIT_BYTES": "600"})
-    customer = open_customer(db, name="Many Accounts Ltd")
-    with db.transaction():
-        db.execute("INSERT INTO accounts (customer_id, balance) SELECT %s, 100.25 FROM generate_series(1, 20)",
-                   (customer,))
-    small_customer, account = open_account(db, "10.00")
-    post(db, account, "deposit", "2.50")
-
-    pages = f"{app_id}-customer_account_pages-changelog"
-    eventually(lambda: get_json(f"{worker.url}/health"),
-               lambda r: r[0] == 200 and r[1]["refused_records"]["by_topic"].get(pages, 0) >= 1, timeout=USUAL_WAIT,
-               what="the oversized page refused and counted on /health")
-    # Every other key flows: the other customer, and balances and turnover of an account.
-    eventually(lambda: get_json(f"{worker.url}/accounts/{account}"),
-               lambda r: r[0] == 200 and r[1]["balance"] == "12.50", what="a normal account's balance")
-    _, overview = eventually(lambda: get_json(f"{worker.url}/customers/{small_customer}"),
-                             lambda r: r[0] == 200 and r[1]["account_count"] == 1, what="a small customer")
-    assert [a["account_id"] for a in overview["accounts"]] == [account]
-    _, health = get_json(f"{worker.url}/health")
-    assert health["refused_records"]["last"]["topic"] == pages
-    assert "over the row limit of 600 bytes" in health["refused_records"]["last"]["reason"]
-    letters = eventually(lambda: read_topic(bootstrap, f"{pages}.dlq"), lambda rs: len(rs) >= 1,
-                         what="a dead letter for the refused row")
-    headers = dict(letters[0].headers)
-    assert headers["dlq.error.class"] == b"RecordRefused"
-    assert b"over the row limit of 600 bytes" in headers["dlq.error.reason"]
-    assert json.loads(letters[0].key).startswith(f"{customer}:")
-    assert worker.process.poll() is None
-    # Nothing over the limit reached the changelog.
-    assert all(len(r.key or b"") + len(r.value or b"") <= 600 for r in read_topic(bootstrap, pages))
