@@ -1,4 +1,4 @@
-"""GET /customers/{customer_id}?limit=&cursor=: a customer's overview: total balance per currency and a page of accounts."""
+"""GET /customers/{customer_id}?limit=&cursor=: a customer, its totals per currency and a page of its accounts."""
 
 from __future__ import annotations
 
