@@ -50,6 +50,7 @@ def create_app(settings: Settings) -> faust.App:
         web_token=settings.web_token,
         state_flush_interval_s=settings.state_flush_interval_ms / 1000,
         state_flush_records=settings.state_flush_records,
+        state_row_limit_bytes=settings.state_row_limit_bytes,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
         # One folder per app id: state of another app (or an earlier id) is never read as ours.

@@ -81,6 +81,10 @@ class Settings:
     )
     state_flush_records: int = _env(
         "STATE_FLUSH_RECORDS", 20000, help="...or as soon as this many records of a partition wait for a flush.")
+    state_row_limit_bytes: int = _env(
+        # Every table's rows are designed to stay far below this whatever a key's volume (tables/);
+        # one over it is refused, logged, counted on /health and dead-lettered, never sent.
+        "STATE_ROW_LIMIT_BYTES", 64 * 1024, help="Largest table row (serialized key and value) written at a flush.")
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level.")
     # Detection rules (detection/withdrawals.py) and read models.
     large_withdrawal: Decimal = _env("RULE_LARGE_WITHDRAWAL", Decimal("200.00"),

@@ -7,8 +7,8 @@ from faust.exceptions import DecodeError as FaustDecodeError
 from app import app
 from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError
-from projections.customers import apply_account_update, apply_customer_change, customer_key
-from tables.customers import customer_overview
+from projections.customers import apply_customer_change, customer_key, fold_account_update
+from tables.customers import customer_account_page_of, customer_account_pages, customer_summary
 from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, faust_topic
 
 from .dead_letters import dead_letter_message
@@ -19,18 +19,18 @@ __all__ = ["project_customers", "fold_account_updates_into_customers", "customer
 customer_changes = faust_topic(app, CUSTOMER_CHANGES)
 customer_account_updates = faust_topic(app, CUSTOMER_ACCOUNT_UPDATES)
 
-# Both agents are batch agents (batching/): they share customer_overview's cached rows of a
-# partition, and nothing else may write that table (domain events reach it through
+# Both agents are batch agents (batching/): they share customer_summary's cached rows of a
+# partition, and nothing else may write the customer tables (domain events reach them through
 # customer_account_updates).
 
 
 @app.batch_agent(customer_changes)
 async def project_customers(batch: PartitionBatch) -> None:
-    """Input ledger.public.customers, keyed by customer id; writes customer_overview.
+    """Input ledger.public.customers, keyed by customer id; writes customer_summary.
 
     Undecodable records go to ledger.public.customers.dlq.
     """
-    overviews = batch.rows(customer_overview)
+    overviews = batch.rows(customer_summary)
 
     def apply(change: Change):
         key = customer_key(change.key)
@@ -48,11 +48,14 @@ async def fold_account_updates_into_customers(batch: PartitionBatch) -> None:
     """Input <app>-customer-account-updates (sent by project_account_balances and the domain event
     handlers), keyed by customer id.
 
-    Writes the account's balance and status, or the customer's latest activity, into
-    customer_overview. Our own agents write this topic; an update they got wrong goes to
+    Writes the account's balance and status into its page (customer_account_pages, found through
+    customer_account_page_of) and the customer's totals, or the customer's latest activity, into
+    customer_summary. Our own agents write this topic; an update they got wrong goes to
     <app>-customer-account-updates.dlq rather than stopping the agent.
     """
-    overviews = batch.rows(customer_overview)
+    overviews = batch.rows(customer_summary)
+    pages = batch.rows(customer_account_pages)
+    page_of = batch.rows(customer_account_page_of)
     serializers = app.serializers
     for record in batch.records:
         try:
@@ -60,10 +63,11 @@ async def fold_account_updates_into_customers(batch: PartitionBatch) -> None:
             customer_id = serializers.loads_key(None, record.key, serializer=CUSTOMER_ACCOUNT_UPDATES.key_serializer)
             update = serializers.loads_value(None, record.value,
                                              serializer=CUSTOMER_ACCOUNT_UPDATES.value_serializer)
-            row = apply_account_update(overviews.get(customer_id), update)
+            if update.get("customer_id") != customer_id:
+                raise ValueError(f"update of customer {update.get('customer_id')!r} keyed {customer_id!r}")
+            fold_account_update(overviews, pages, page_of, update)
         except (FaustDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             await dead_letter_message(batch.message(record),
                                       DecodeError(f"malformed account update ({type(exc).__name__}: {exc})"),
                                       agent="fold_account_updates_into_customers")
             continue
-        overviews[customer_id] = row

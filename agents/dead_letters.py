@@ -8,10 +8,11 @@ from functools import lru_cache
 from faust.types import EventT, Message
 
 from app import app
+from engine.limits import Refusal
 from ops.deadletters.letters import dead_letter_headers, dead_letter_topic_name, fit_record
 from topics import PARTITIONS
 
-__all__ = ["dead_letter", "dead_letter_message", "dead_letter_topic_name"]
+__all__ = ["dead_letter", "dead_letter_message", "dead_letter_topic_name", "dead_letter_refused"]
 
 _declared: set = set()
 
@@ -39,7 +40,28 @@ async def dead_letter_message(message: Message, error: Exception, *, agent: str)
                                   partition=message.partition, offset=message.offset, agent=agent,
                                   now_ms=int(time.time() * 1000))
     key, value, headers = fit_record(message.key, message.value, headers, app.conf.producer_max_request_size)
-    topic = _dead_letter_topic(message.topic)
+    await _send_dead_letter(message.topic, key, value, headers)
+
+
+class RecordRefused(Exception):
+    """A row or event over its size limit: not written, so that every other key keeps flowing."""
+
+
+@app.batch_agents.refused.on_refused
+async def dead_letter_refused(refusal: Refusal) -> None:
+    """A refused row or event (engine/limits.py) goes to <its topic>.dlq: its key and the reason.
+
+    The value is left out (it is what was too large); the key says which row or event failed.
+    """
+    headers = dead_letter_headers([], RecordRefused(refusal.reason), topic=refusal.topic,
+                                  partition=-1 if refusal.partition is None else refusal.partition, offset=-1,
+                                  agent="size-limit", now_ms=int(time.time() * 1000))
+    key, _, headers = fit_record(refusal.key, None, headers, app.conf.producer_max_request_size)
+    await _send_dead_letter(refusal.topic, key, None, headers)
+
+
+async def _send_dead_letter(source_topic: str, key, value, headers) -> None:
+    topic = _dead_letter_topic(source_topic)
     if topic.get_topic_name() not in _declared:  # created on first use, with the pipeline's partitions
         await topic.maybe_declare()
         _declared.add(topic.get_topic_name())

@@ -36,7 +36,7 @@ async def note_account_activity(event: DomainEvent) -> None:
 
 @handles("CustomerOpened")
 async def note_customer_opened(event: DomainEvent) -> None:
-    """The customer's activity, folded into customer_overview by its batch agent (the table's only writer)."""
+    """The customer's activity, folded into customer_summary by its batch agent (the table's only writer)."""
     if event.occurred_at is None:
         return
     customer_id = _int(event.aggregate_id, "aggregate id")

@@ -9,12 +9,12 @@ from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError
 from projections.alerts import add_alert, alert_row
 from projections.transactions import WITHDRAWAL, LedgerTransaction, transaction_from_change
-from projections.turnover import add_to_turnover
+from projections.turnover import count_turnover
 from detection.withdrawals import evaluate_withdrawal
 from settings import load_settings
 from tables.alerts import alerts_by_account
 from tables.rule_state import history_from_rows, history_to_rows, withdrawal_history_by_account
-from tables.turnover import turnover_by_account
+from tables.turnover import turnover_by_account_day, turnover_days
 from topics import TRANSACTION_CHANGES, faust_topic
 
 from .decoding import decoded_changes
@@ -29,20 +29,21 @@ transaction_changes = faust_topic(app, TRANSACTION_CHANGES)
 async def fold_transactions(batch: PartitionBatch) -> None:
     """Input ledger.public.transactions, keyed by account id (in commit order per account).
 
-    Writes turnover_by_account and, for withdrawals, withdrawal_history_by_account and
-    alerts_by_account; sends each alert to alerts.withdrawals as it fires. Undecodable records go
+    Writes turnover_days and turnover_by_account_day (one row per account and day) and, for
+    withdrawals, withdrawal_history_by_account and alerts_by_account; sends each alert to alerts.withdrawals as it fires. Undecodable records go
     to ledger.public.transactions.dlq. A batch agent (batching/): the rows it reads and writes are
     cached and reach the tables at the next flush.
     """
     settings = load_settings()
     rules = settings.rule_settings()
-    turnover = batch.rows(turnover_by_account)
+    retained = batch.rows(turnover_days)
+    day_rows = batch.rows(turnover_by_account_day)
+    retention_days = settings.turnover_retention_days
     histories = batch.rows(withdrawal_history_by_account)
     alert_rows = batch.rows(alerts_by_account)
     async for change, txn in decoded_changes(batch, _transaction, agent="fold_transactions"):
         account = txn.account_id
-        turnover[account] = add_to_turnover(turnover.get(account), txn,
-                                            retention_days=settings.turnover_retention_days)
+        count_turnover(retained, day_rows, txn, retention_days=retention_days)
         if txn.kind != WITHDRAWAL or txn.amount < rules.large:
             continue
         history = history_from_rows(account, histories.get(account), length=rules.length)

@@ -10,6 +10,7 @@ from mode.utils.objects import cached_property
 
 from engine.batching import BatchAgents
 from engine.batching.agents import BatchHandler
+from engine.limits import ROW_LIMIT_BYTES
 from engine.startup import BrokerProbe, LedgerBootStrategy
 
 __all__ = ["EngineApp"]
@@ -23,12 +24,13 @@ class EngineApp(faust.App):
     BootStrategy = LedgerBootStrategy
 
     def __init__(self, *args: Any, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
-                 state_flush_interval_s: float = 5.0, state_flush_records: int = 20000, **kwargs: Any) -> None:
+                 state_flush_interval_s: float = 5.0, state_flush_records: int = 20000,
+                 state_row_limit_bytes: int = ROW_LIMIT_BYTES, **kwargs: Any) -> None:
         # Read by transport/kafka.py.
         self.end_offsets_probe = end_offsets_probe
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
-                                        flush_records=state_flush_records)
+                                        flush_records=state_flush_records, row_limit=state_row_limit_bytes)
         super().__init__(*args, **kwargs)
 
     def batch_agent(self, topic: TopicT) -> Callable[[BatchHandler], BatchHandler]:

@@ -1,25 +1,41 @@
 """The customer overview read model: a customer, their accounts, total balance per currency.
 
 Fed from two streams keyed by customer id: customer changes, and account updates re-keyed by
-customer (`account_update` below, sent by the accounts agent). Pure functions: row in, row out.
+customer (`account_update` below, sent by the accounts agent). A customer with 20,000 accounts is
+not one row: it is
+- the customer row (customer_summary): name, email, last activity, total balance and number of
+  accounts per currency, number of accounts, and where the next account goes; its size depends
+  on the number of currencies (a few dozen bytes each), never on the number of accounts;
+- pages of at most PAGE_SIZE accounts (customer_account_pages, key "customer:page"), each
+  {"accounts": {account id: {balance, currency, status}}}, filled in the order accounts arrive;
+- the page of each account (customer_account_page_of, key "customer:account" -> page number).
+An account update reads and writes one page, one page-of row and the customer row: constant work,
+however many accounts the customer has. Totals are kept incrementally from the page's old entry.
+Pure functions over rows (`fold_*` take the tables' rows as a batch agent sees them).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from cdc.changes import Change, DecodeError, Op
 
 from .fields import integer, text, timestamp_text
 
 __all__ = [
-    "customer_key", "apply_customer_change", "account_update", "activity_update", "apply_account_update",
-    "note_activity", "CustomerOverview",
+    "customer_key", "apply_customer_change", "account_update", "activity_update", "fold_account_update",
+    "page_key", "page_of_key", "served_overview", "parse_cursor", "PAGE_SIZE", "MAX_PAGES_PER_ANSWER",
+    "CustomerOverview",
 ]
 
 CustomerOverview = Dict[str, Any]
+
+#: Accounts per page row: at most about 100 bytes each, so a page stays under 20 KB.
+PAGE_SIZE = 200
+#: Pages read to answer one request, at most (a page may have been emptied by closed accounts).
+MAX_PAGES_PER_ANSWER = 20
 
 
 def customer_key(customer_id: Any) -> int:
@@ -28,13 +44,23 @@ def customer_key(customer_id: Any) -> int:
     return customer_id
 
 
+def page_key(customer_id: int, page: int) -> str:
+    """Key of a customer's page row; like page_of_key, it lives in the customer's partition (written
+    under the customer's record), not where Kafka's partitioner would put this text."""
+    return f"{customer_id}:{page}"
+
+
+def page_of_key(customer_id: int, account_id: int) -> str:
+    return f"{customer_id}:{account_id}"
+
+
 def _empty(customer_id: int) -> CustomerOverview:
-    return {"customer_id": customer_id, "name": None, "email": None, "accounts": {}, "total_balance": {},
-            "last_activity": None}
+    return {"customer_id": customer_id, "name": None, "email": None, "total_balance": {}, "last_activity": None,
+            "account_count": 0, "accounts_per_currency": {}, "pages": 0, "open_page_size": 0}
 
 
 def apply_customer_change(overview: Optional[Mapping[str, Any]], change: Change) -> Optional[CustomerOverview]:
-    """The overview after a customers change; None once the customer is deleted."""
+    """The customer row after a customers change; None once the customer is deleted."""
     if change.op is Op.DELETE:
         return None
     row = change.after
@@ -64,35 +90,126 @@ def activity_update(*, customer_id: int, at: str) -> Dict[str, Any]:
     return {"kind": "activity", "customer_id": customer_id, "at": at}
 
 
-def apply_account_update(overview: Optional[Mapping[str, Any]], update: Mapping[str, Any]) -> CustomerOverview:
-    current = dict(overview) if overview else _empty(update["customer_id"])
+def fold_account_update(overviews, pages, page_of, update: Mapping[str, Any], *, page_size: int = PAGE_SIZE) -> None:
+    """Fold one update into the customer row, the account's page and its page-of row.
+
+    `overviews` (customer id -> customer row), `pages` (page key -> page row) and `page_of` (page-of
+    key -> page number) are the tables' rows as a batch agent sees them (get, set, delete). An
+    update states the account as it now is, so folding it again changes nothing: the page already
+    holds that entry and the totals move by its difference from the entry, zero.
+    """
+    customer_id = update["customer_id"]
+    current = dict(overviews.get(customer_id) or _empty(customer_id))
     if update.get("kind") == "activity":
         current["last_activity"] = _later(current["last_activity"], update["at"])
-        return current
-    accounts = dict(current["accounts"])
-    key = str(update["account_id"])  # JSON object keys are text
+        overviews[customer_id] = current
+        return
+    account_id = update["account_id"]
+    if not update["deleted"]:  # everything read and checked before any row is written
+        _decimal(update["balance"])
+        new = {"balance": update["balance"], "currency": update["currency"], "status": update["status"]}
+        last_activity = _later(current["last_activity"], update["updated_at"])
+    where = page_of_key(customer_id, account_id)
+    page_no = page_of.get(where)
+    page = (pages.get(page_key(customer_id, page_no)) or {"accounts": {}}) if page_no is not None else None
+    old = page["accounts"].get(str(account_id)) if page is not None else None
     if update["deleted"]:
-        accounts.pop(key, None)
+        if page_no is None:
+            return  # never listed, or already gone
+        entries = {k: v for k, v in page["accounts"].items() if k != str(account_id)}
+        if entries:
+            pages[page_key(customer_id, page_no)] = {"accounts": entries}
+        else:
+            del pages[page_key(customer_id, page_no)]
+        del page_of[where]
+        _move_totals(current, old, None)
+        overviews[customer_id] = current
+        return
+    if page_no is None:  # a new account: the open page, or a new one once it is full
+        if current["pages"] == 0 or current["open_page_size"] >= page_size:
+            current["pages"], current["open_page_size"] = current["pages"] + 1, 0
+            page = {"accounts": {}}
+        else:
+            page = pages.get(page_key(customer_id, current["pages"] - 1)) or {"accounts": {}}
+        page_no = current["pages"] - 1
+        current["open_page_size"] += 1
+        page_of[where] = page_no
+    pages[page_key(customer_id, page_no)] = {"accounts": {**page["accounts"], str(account_id): new}}
+    _move_totals(current, old, new)
+    current["last_activity"] = last_activity
+    overviews[customer_id] = current
+
+
+def _decimal(text: Any) -> Decimal:
+    try:
+        return Decimal(text)
+    except (ArithmeticError, TypeError):
+        raise ValueError(f"balance {text!r} is not a decimal") from None
+
+
+def _move_totals(current: Dict[str, Any], old: Optional[Mapping[str, str]], new: Optional[Mapping[str, str]]) -> None:
+    """Take `old` out of the customer's totals and put `new` in (either may be None)."""
+    totals = dict(current["total_balance"])
+    counts = dict(current["accounts_per_currency"])
+    for entry, sign in ((old, -1), (new, 1)):
+        if entry is None:
+            continue
+        currency = entry["currency"]
+        counts[currency] = counts.get(currency, 0) + sign
+        total = Decimal(totals.get(currency, "0")) + sign * Decimal(entry["balance"])
+        if counts[currency]:
+            totals[currency] = str(total)
+        else:  # no account left in that currency: it leaves the totals, as it left the list
+            totals.pop(currency, None)
+            counts.pop(currency)
+    current["total_balance"] = dict(sorted(totals.items()))
+    current["accounts_per_currency"] = dict(sorted(counts.items()))
+    current["account_count"] = sum(counts.values())
+
+
+def served_overview(overview: Mapping[str, Any], read_page: Callable[[int], Optional[Mapping[str, Any]]], *,
+                    limit: int, after: Optional[Tuple[int, int]] = None,
+                    max_pages: int = MAX_PAGES_PER_ANSWER) -> Dict[str, Any]:
+    """The customer as served: its row without internals, and up to `limit` of its accounts.
+
+    Accounts are listed page by page (the order they joined the overview), by account id within a
+    page. `after` is the cursor of the previous answer: (page, last account id served from it).
+    At most `max_pages` pages are read per answer (pages emptied by closed accounts are skipped
+    over several answers, not all at once). `next_cursor` is None once the last page is served.
+    """
+    accounts: List[Dict[str, Any]] = []
+    page_no, after_id = after if after is not None else (0, 0)
+    cursor: Optional[Tuple[int, int]] = None
+    for _ in range(max_pages):
+        if page_no >= overview["pages"] or len(accounts) == limit:
+            break
+        entries = sorted((int(k), v) for k, v in ((read_page(page_no) or {}).get("accounts") or {}).items())
+        entries = [(k, v) for k, v in entries if k > after_id]
+        taken = entries[:limit - len(accounts)]
+        accounts.extend({"account_id": account_id, **entry} for account_id, entry in taken)
+        if len(taken) < len(entries):  # the page has more: go on from the last one served
+            cursor = (page_no, taken[-1][0])
+            break
+        page_no, after_id = page_no + 1, 0
     else:
-        accounts[key] = {"balance": update["balance"], "currency": update["currency"], "status": update["status"]}
-        current["last_activity"] = _later(current["last_activity"], update["updated_at"])
-    current["accounts"] = accounts
-    current["total_balance"] = _totals(accounts)
-    return current
+        cursor = None
+    if cursor is None and page_no < overview["pages"]:
+        cursor = (page_no, after_id)
+    return {"customer_id": overview["customer_id"], "name": overview["name"], "email": overview["email"],
+            "accounts": accounts, "total_balance": overview["total_balance"],
+            "last_activity": overview["last_activity"], "account_count": overview["account_count"],
+            "next_cursor": None if cursor is None else f"{cursor[0]}.{cursor[1]}"}
 
 
-def _totals(accounts: Mapping[str, Mapping[str, str]]) -> Dict[str, str]:
-    totals: Dict[str, Decimal] = {}
-    for account in accounts.values():
-        totals[account["currency"]] = totals.get(account["currency"], Decimal("0")) + Decimal(account["balance"])
-    return {currency: str(total) for currency, total in sorted(totals.items())}
+def parse_cursor(text: str) -> Tuple[int, int]:
+    """A cursor as served ("page.account"); ValueError if it is not one."""
+    page, _, account = text.partition(".")
+    if not (page.isascii() and page.isdigit() and account.isascii() and account.isdigit()) or len(text) > 40:
+        raise ValueError(text)
+    return int(page), int(account)
 
 
 def _later(a: Optional[str], b: Optional[str]) -> Optional[str]:
     present = [x for x in (a, b) if x]
     # Compared as instants: texts with different fractions of a second do not sort in time order.
     return max(present, key=datetime.fromisoformat) if present else None
-
-
-def note_activity(overview: Optional[Mapping[str, Any]], customer_id: int, at: str) -> CustomerOverview:
-    return apply_account_update(overview, activity_update(customer_id=customer_id, at=at))

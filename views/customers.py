@@ -1,28 +1,57 @@
-"""GET /customers/{customer_id}: a customer's overview: accounts and total balance per currency."""
+"""GET /customers/{customer_id}?limit=&cursor=: a customer, its totals per currency and a page of its accounts."""
 
 from __future__ import annotations
 
 from faust.web import Request, Response, View
 
 from app import app
-from projections.customers import customer_key
-from tables.customers import customer_overview
+from projections.customers import customer_key, page_key, parse_cursor, served_overview
+from tables.customers import customer_account_pages, customer_summary
 
-from .params import parse_id, reject_unknown
+from .params import BadParameter, parse_id, reject_unknown
 from .routing import routed
 
-__all__ = ["get_customer"]
+__all__ = ["get_customer", "DEFAULT_LIMIT", "MAX_LIMIT"]
+
+#: Accounts per answer when `limit` is not given, and the most one answer may ask for.
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
 
 
 @app.page("/customers/{customer_id}")
-@routed(customer_overview, lambda match: customer_key(parse_id(match["customer_id"], "customer_id")))
+@routed(customer_summary, lambda match: customer_key(parse_id(match["customer_id"], "customer_id")))
 async def get_customer(view: View, request: Request, *, key: int, **_: str) -> Response:
-    reject_unknown(request, set())
-    overview = app.batch_agents.latest(customer_overview, key)
+    """The customer, its totals and up to `limit` accounts (default 100, at most 1000).
+
+    The accounts of a larger customer come over several answers: pass the answer's `next_cursor`
+    as `cursor` to get the next ones, until `next_cursor` is null. `account_count` says how many
+    there are in all.
+    """
+    reject_unknown(request, {"limit", "cursor"})
+    limit = _parse_limit(request.query.get("limit"))
+    after = _parse_cursor(request.query.get("cursor"))
+    latest = app.batch_agents.latest
+    overview = latest(customer_summary, key)
     if overview is None or overview.get("name") is None:
         # Account updates can reach a customer before the customer row itself; until then the
         # customer is not known to the view.
         return view.error(404, f"customer {key} not found", customer_id=key)
-    accounts = [{"account_id": int(account_id), **account}
-                for account_id, account in sorted(overview["accounts"].items(), key=lambda item: int(item[0]))]
-    return view.json({**overview, "accounts": accounts})
+    return view.json(served_overview(overview, lambda page: latest(customer_account_pages, page_key(key, page)),
+                                     limit=limit, after=after))
+
+
+def _parse_limit(raw):
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise BadParameter(f"`limit` must be a whole number from 1 to {MAX_LIMIT}", parameter="limit")
+    return int(raw)
+
+
+def _parse_cursor(raw):
+    if raw is None:
+        return None
+    try:
+        return parse_cursor(raw)
+    except ValueError:
+        raise BadParameter("`cursor` must be the `next_cursor` of an earlier answer", parameter="cursor") from None

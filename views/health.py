@@ -28,7 +28,9 @@ async def get_health(view: View, request: Request) -> Response:
     body = {"status": "not-ready" if reasons else "ready", "reasons": reasons,
             "unhandled_domain_events": dict(registry.unhandled),
             # Records each batch agent has handled, and when the first and last were (epoch seconds).
-            "batch_agents": app.batch_agents.progress()}
+            "batch_agents": app.batch_agents.progress(),
+            # Rows and events not written because they were over their size limit (engine/limits.py).
+            "refused_records": app.batch_agents.refused.as_dict()}
     if probe.unreachable:
         body["broker"] = probe.unreachable
     return view.json(body, status=503 if reasons else 200)

@@ -8,9 +8,9 @@ from faust.web import Request, Response, View
 
 from app import app
 from projections.accounts import account_key
-from projections.turnover import turnover_of_day
+from projections.turnover import day_key, turnover_of_day
 from tables.balances import balance_by_account
-from tables.turnover import turnover_by_account
+from tables.turnover import turnover_by_account_day, turnover_days
 
 from .params import BadParameter, parse_id, reject_unknown
 from .routing import routed
@@ -24,10 +24,10 @@ async def get_turnover(view: View, request: Request, *, key: int, **_: str) -> R
     reject_unknown(request, {"day"})
     day = _parse_day(request.query.get("day"))
     latest = app.batch_agents.latest
-    turnover = latest(turnover_by_account, key)
-    if turnover is None and latest(balance_by_account, key) is None:
+    index = latest(turnover_days, key)
+    if index is None and latest(balance_by_account, key) is None:
         return view.error(404, f"account {key} not found", account_id=key)
-    totals = turnover_of_day(turnover, day)
+    totals = turnover_of_day(index, latest(turnover_by_account_day, day_key(key, day.isoformat())), day)
     if totals is None:  # nothing posted that day
         totals = {"day": day.isoformat(), "deposits": "0", "withdrawals": "0", "count": 0}
     return view.json({"account_id": key, **totals})

@@ -248,7 +248,7 @@ def run_ledgerstream(ctx: Context, broker: kafka.Broker, events: int, expected: 
     agents = {TRANSACTIONS_AGENT: events, **(extra_agents or {})}
     targets: Dict[str, int] = {}
     if app_module is not None:
-        targets = {f"{app_id}-turnover_by_account-changelog": events,
+        targets = {f"{app_id}-turnover_by_account_day-changelog": events,
                    **{f"{app_id}-{ACCOUNTS_AGENTS[a]}-changelog": c for a, c in (extra_agents or {}).items()}}
     since = kafka.end_offsets(broker.bootstrap, LEDGERSTREAM_ALERTS)
     started = time.time()

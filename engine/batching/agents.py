@@ -29,6 +29,7 @@ from faust.types import TP, TableT, TopicT
 
 from engine import faust_internals as internals
 from engine.faust_internals import BatchConsumer
+from engine.limits import ROW_LIMIT_BYTES, RefusedRecords
 
 from .state import CachedRows, PartitionState
 
@@ -76,10 +77,14 @@ class _Progress:
 
 
 class BatchAgents:
-    def __init__(self, app, *, flush_interval_s: float, flush_records: int) -> None:
+    def __init__(self, app, *, flush_interval_s: float, flush_records: int,
+                 refused: Optional[RefusedRecords] = None, row_limit: int = ROW_LIMIT_BYTES) -> None:
         self.app = app
         self.flush_interval_s = flush_interval_s
         self.flush_records = flush_records
+        #: Rows over `row_limit` are refused at the flush (state.CachedRows.write_back) and reported here.
+        self.refused = refused if refused is not None else RefusedRecords()
+        self.row_limit = row_limit
         self.topics: Dict[str, TopicT] = {}
         self._handlers: Dict[str, BatchHandler] = {}
         self._names: Dict[str, str] = {}
@@ -182,7 +187,7 @@ class BatchAgents:
 
     def _flush(self, consumer: BatchConsumer, state: PartitionState) -> int:
         acked = 0
-        for tp, done in state.write_back().items():
+        for tp, done in state.write_back(row_limit=self.row_limit, refuse=self.refused.refuse).items():
             committed = internals.committed_offset(consumer, tp)
             if committed is not None and done.start < committed:
                 done = range(committed, done.stop)

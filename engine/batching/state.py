@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 from faust.events import Event
 from faust.types import TP, TableT
 
 from engine.faust_internals import current_event_of
+from engine.limits import Refusal
 
 __all__ = ["PartitionState", "CachedRows"]
 
@@ -56,9 +57,16 @@ class CachedRows:
         self._values[key] = _DELETED
         self._dirty.add(key)
 
-    def write_back(self) -> int:
-        """Write each changed row to the table once (a RocksDB put or delete and a changelog record)."""
+    def write_back(self, *, row_limit: Optional[int] = None, partition: Optional[int] = None,
+                   refuse: Optional[Callable[[Refusal], None]] = None) -> int:
+        """Write each changed row to the table once (a RocksDB put or delete and a changelog record).
+
+        A row whose changelog record (serialized key and value) is over `row_limit` bytes is not
+        written: the table keeps the key's previous row and `refuse` is told (log, count, dead
+        letter), so one oversized key never stops the producer, and with it every other key.
+        """
         table, values = self.table, self._values
+        topic = table.changelog_topic if row_limit is not None else None
         for key in self._dirty:
             value = values[key]
             if value is _DELETED:
@@ -66,8 +74,17 @@ class CachedRows:
                     del table[key]
                 except KeyError:  # never stored: nothing to delete
                     pass
-            else:
-                table[key] = value
+                continue
+            if topic is not None:
+                key_bytes = topic.prepare_key(key, None)[0] or b""
+                size = len(key_bytes) + len(topic.prepare_value(value, None)[0] or b"")
+                if size > row_limit:
+                    if refuse is not None:
+                        refuse(Refusal(topic.get_topic_name(), partition, key_bytes, size,
+                                       f"row of {size} bytes is over the row limit of {row_limit} bytes; not "
+                                       f"written, the table keeps the key's previous row"))
+                    continue
+            table[key] = value
         written = len(self._dirty)
         # Rows read but not changed stay valid (batch agents are the partition's only writers of
         # these tables), yet are dropped too: the cache holds one interval's working set, not the table.
@@ -125,11 +142,12 @@ class PartitionState:
         return bool(self._pending) and (self.pending_records >= max_records
                                         or now - self.pending_since >= interval_s)
 
-    def write_back(self) -> Dict[TP, range]:
+    def write_back(self, *, row_limit: Optional[int] = None,
+                   refuse: Optional[Callable[[Refusal], None]] = None) -> Dict[TP, range]:
         """Flush the cached rows into the tables; returns, per topic partition, the offsets now done."""
         with self.current():
             for rows in self._rows.values():
-                rows.write_back()
+                rows.write_back(row_limit=row_limit, partition=self.partition, refuse=refuse)
         done = {tp: range(first, last + 1) for tp, (first, last) in self._pending.items()}
         self._pending.clear()
         self.pending_records = 0

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import List, Mapping
 
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import MessageSizeTooLargeError
+from faust.exceptions import ProducerSendError
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from engine.batching.consumer import BatchingConsumerMixin
 from engine.faust_internals import set_fetch_max_wait
+from engine.limits import Refusal
 
 from .end_offsets import true_end_offsets
 
@@ -41,5 +45,29 @@ class _Consumer(BatchingConsumerMixin, faust_aiokafka.Consumer):
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
 
+class _Producer(faust_aiokafka.Producer):
+    async def send(self, topic, key, value, partition, timestamp, headers, *, transactional_id=None):
+        """As Faust's, but a record over the producer's size limit fails alone instead of crashing the worker.
+
+        Faust's producer buffer (table changelogs) lets the error out of its task, which stops the
+        worker, and a restarted worker replays into the same crash: one key would stop them all.
+        Here the record is refused (log, count on /health, dead letter) and its future fails.
+        """
+        try:
+            return await super().send(topic, key, value, partition, timestamp, headers,
+                                      transactional_id=transactional_id)
+        except ProducerSendError as exc:
+            if not isinstance(exc.__cause__, MessageSizeTooLargeError):
+                raise
+            refused = getattr(getattr(self.app, "batch_agents", None), "refused", None)
+            if refused is not None:
+                refused.refuse(Refusal(topic, partition, key, len(key or b"") + len(value or b""),
+                                       f"over the producer's record limit ({exc.__cause__}); not sent"))
+            failed = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
+
+
 class Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
+    Producer = _Producer

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -20,6 +21,7 @@ from faust.types import TP
 from engine.batching import BatchAgents, PartitionState
 from engine.faust_internals import BatchConsumer
 from engine.batching.state import CachedRows
+from engine.limits import RefusedRecords
 
 TOPIC = "ledger.public.transactions"
 TP0 = TP(TOPIC, 0)
@@ -32,6 +34,11 @@ class FakeTable(dict):
         super().__init__(**rows)
         self.name = name
         self.reads, self.writes = [], []
+        # As Faust's changelog topic serializes rows (JSON key and value).
+        self.changelog_topic = SimpleNamespace(
+            prepare_key=lambda key, _: (json.dumps(key).encode(), None),
+            prepare_value=lambda value, _: (json.dumps(value).encode(), None),
+            get_topic_name=lambda: f"app-{name}-changelog")
 
     def get(self, key, default=None):
         self.reads.append((key, current_event().message.partition))
@@ -339,3 +346,38 @@ def test_the_fake_consumer_has_every_member_batch_agents_use(agents):
     members = [*BatchConsumer.__annotations__,
                *(name for name, value in vars(BatchConsumer).items() if inspect.isfunction(value))]
     assert [m for m in members if not hasattr(consumer, m)] == []
+
+
+def test_a_row_over_the_row_limit_is_refused_and_the_others_are_written():
+    table = FakeTable(**{"big": "old"})
+    state = PartitionState(0, _event(0))
+    refused = RefusedRecords()
+    with state.current():
+        rows = state.rows(table)
+        rows["big"] = "x" * 2000
+        rows["small"] = {"count": 1}
+    state.write_back(row_limit=1024, refuse=refused.refuse)
+    assert table == {"big": "old", "small": {"count": 1}}  # the oversized key keeps its previous row
+    health = refused.as_dict()
+    assert health["count"] == 1 and health["by_topic"] == {"app-turnover-changelog": 1}
+    assert health["last"]["key"] == '"big"' and health["last"]["size"] > 2000
+    assert "over the row limit of 1024 bytes" in health["last"]["reason"]
+
+
+def test_refused_rows_are_handed_to_the_dead_letter_handler():
+    letters = []
+    refused = RefusedRecords()
+
+    @refused.on_refused
+    async def handler(refusal):
+        letters.append(refusal)
+
+    async def flush():
+        state = PartitionState(3, _event(3))
+        with state.current():
+            state.rows(FakeTable())["k"] = "y" * 500
+        state.write_back(row_limit=100, refuse=refused.refuse)
+        await asyncio.gather(*refused.pending())
+
+    asyncio.run(flush())
+    assert [(r.topic, r.partition, r.key) for r in letters] == [("app-turnover-changelog", 3, b'"k"')]

@@ -66,6 +66,15 @@ def test_an_unknown_query_parameter_is_a_400_naming_it(get, path):
     assert "unknown query parameter `id`" in body["error"]
 
 
+@pytest.mark.parametrize("query, parameter", [
+    ("limit=0", "limit"), ("limit=1001", "limit"), ("limit=ten", "limit"), ("limit=-5", "limit"),
+    ("cursor=abc", "cursor"), ("cursor=1.2.3", "cursor"), ("cursor=", "cursor"),
+])
+def test_bad_customer_paging_parameters_are_a_400_naming_them(get, query, parameter):
+    status, body = get(f"/customers/1?{query}")
+    assert (status, body["parameter"]) == (400, parameter)
+
+
 @pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-02-30", "'; DROP TABLE transactions; --"])
 def test_a_bad_day_is_a_400_naming_it(get, day):
     status, body = get(f"/accounts/1/turnover?day={quote(day)}")

@@ -21,9 +21,9 @@ from cdc.changes import DecodeError, Tombstone
 from cdc.decode import decode_change
 from projections.accounts import account_key, account_view, already_applied
 from projections.alerts import add_alert, alert_row
-from projections.customers import account_update, apply_account_update
+from projections.customers import account_update, fold_account_update
 from projections.transactions import WITHDRAWAL, transaction_from_change
-from projections.turnover import add_to_turnover
+from projections.turnover import count_in_day, day_key, day_of, retain_day
 from detection.withdrawals import evaluate_withdrawal
 from settings import load_settings
 from topics import (ACCOUNT_CHANGES, CUSTOMER_ACCOUNT_UPDATES, PARTITIONS, TRANSACTION_CHANGES, WITHDRAWAL_ALERTS,
@@ -32,12 +32,15 @@ from topics import (ACCOUNT_CHANGES, CUSTOMER_ACCOUNT_UPDATES, PARTITIONS, TRANS
 app = create_app(load_settings())
 app.conf.autodiscover = False  # this module holds the app's only agent and tables
 
-turnover_by_account = app.Table("turnover_by_account", default=None, partitions=PARTITIONS, key_type=int)
+turnover_days = app.Table("turnover_days", default=None, partitions=PARTITIONS, key_type=int)
+turnover_by_account_day = app.Table("turnover_by_account_day", default=None, partitions=PARTITIONS, key_type=str)
 withdrawal_history_by_account = app.Table("withdrawal_history_by_account", default=None, partitions=PARTITIONS,
                                           key_type=int)
 alerts_by_account = app.Table("alerts_by_account", default=None, partitions=PARTITIONS, key_type=int)
 balance_by_account = app.Table("balance_by_account", default=None, partitions=PARTITIONS, key_type=int)
 customer_overview = app.Table("customer_overview", default=None, partitions=PARTITIONS, key_type=int)
+customer_account_pages = app.Table("customer_account_pages", default=None, partitions=PARTITIONS, key_type=str)
+customer_account_page_of = app.Table("customer_account_page_of", default=None, partitions=PARTITIONS, key_type=str)
 account_changes = faust_topic(app, ACCOUNT_CHANGES)
 customer_account_updates = faust_topic(app, CUSTOMER_ACCOUNT_UPDATES)
 transaction_changes = faust_topic(app, TRANSACTION_CHANGES)
@@ -57,8 +60,17 @@ async def fold_transactions(stream):
         except DecodeError:
             continue  # the benchmark's events all decode; the product dead-letters these
         account = txn.account_id
-        turnover_by_account[account] = add_to_turnover(
-            turnover_by_account.get(account), txn, retention_days=settings.turnover_retention_days)
+        day = day_of(txn.created_at).isoformat()
+        index, dropped, counted = retain_day(turnover_days.get(account), day,
+                                             retention_days=settings.turnover_retention_days)
+        if index is not None:
+            turnover_days[account] = index
+        for old_day in dropped:
+            turnover_by_account_day.pop(day_key(account, old_day), None)
+        if counted:
+            totals = count_in_day(turnover_by_account_day.get(day_key(account, day)), txn)
+            if totals is not None:
+                turnover_by_account_day[day_key(account, day)] = totals
         if txn.kind != WITHDRAWAL or txn.amount < rules.large:
             continue
         history = _history_from_rows(account, withdrawal_history_by_account.get(account))
@@ -101,7 +113,7 @@ async def project_account_balances(stream):
 @app.agent(customer_account_updates)
 async def fold_account_updates_into_customers(stream):
     async for event in stream.events():
-        customer_overview[event.key] = apply_account_update(customer_overview.get(event.key), event.value)
+        fold_account_update(customer_overview, customer_account_pages, customer_account_page_of, event.value)
 
 
 @app.page("/health")

@@ -4,8 +4,8 @@ Per record: decode the Debezium change (cdc.decode), the transaction (projection
 turnover per day (projections/turnover.py), and for a large withdrawal the rules
 (detection/withdrawals.py) on the account's history; each alert is stored with the account's alerts
 (projections/alerts.py) and encoded as ledgerstream publishes it (WithdrawalAlert v1, Avro in the
-event envelope). State is three JSON-able values per account, "turnover", "history" and "alerts",
-as ledgerstream's three tables hold them. A peer supplies get/set over its own state store.
+event envelope). State is JSON-able values per account, "turnover_days", "turnover:<day>" (one
+per retained day), "history" and "alerts", as ledgerstream's tables hold them. A peer supplies get/set over its own state store.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cdc.decode import decode_change
 from schemas.codec.envelope import encode_envelope, wrap
 from projections.alerts import add_alert, alert_row
 from projections.transactions import WITHDRAWAL, transaction_from_change
-from projections.turnover import add_to_turnover
+from projections.turnover import count_in_day, day_of, retain_day
 from detection.withdrawals import Alert, History, Withdrawal, evaluate_withdrawal
 from schemas.records import WithdrawalAlertV1
 from settings import load_settings
@@ -76,7 +76,16 @@ class TransactionsJob:
             self.undecodable += 1  # ledgerstream dead-letters these; the benchmark has none
             return []
         account = txn.account_id
-        set_("turnover", add_to_turnover(get("turnover"), txn, retention_days=self.retention_days))
+        day = day_of(txn.created_at).isoformat()
+        index, dropped, counted = retain_day(get("turnover_days"), day, retention_days=self.retention_days)
+        if index is not None:
+            set_("turnover_days", index)
+        for old_day in dropped:
+            set_(f"turnover:{old_day}", None)
+        if counted:
+            totals = count_in_day(get(f"turnover:{day}"), txn)
+            if totals is not None:
+                set_(f"turnover:{day}", totals)
         if txn.kind != WITHDRAWAL or txn.amount < self.rules.large:
             return []
         history = _history_from_rows(account, get("history"))
