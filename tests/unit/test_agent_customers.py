@@ -1,15 +1,15 @@
 """agents/customers.py in process: customer changes and account updates (re-keyed by customer) folded
-into customer_overview; bad records dead-lettered.
+into customer_summary and the account pages; bad records dead-lettered.
 
-customer_overview's row shape is asserted in one test only, through the projection functions
+The rows' shapes are asserted in one test only, through the projection functions
 (projections/customers.py), so a change of the shape changes one place.
 """
 
 from __future__ import annotations
 
 from cdc.decode import decode_change
-from projections.customers import apply_account_update, apply_customer_change
-from tables.customers import customer_overview
+from projections.customers import apply_customer_change, fold_account_update
+from tables.customers import customer_account_page_of, customer_account_pages, customer_summary
 from topics import ACCOUNT_CHANGES, CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES
 
 CUSTOMERS = CUSTOMER_CHANGES.name
@@ -27,19 +27,24 @@ def test_the_overview_row_is_the_customer_change_and_account_updates_folded_by_t
     driver.run()
 
     (update,) = [record.json() for record in driver.sent(_updates_topic(driver))]
-    expected = apply_account_update(apply_customer_change(None, decode_change(*customer[:2])), update)
-    assert driver.rows(customer_overview) == {2: expected}
+    summaries = {2: apply_customer_change(None, decode_change(*customer[:2]))}
+    pages: dict = {}
+    page_of: dict = {}
+    fold_account_update(summaries, pages, page_of, update)
+    assert driver.rows(customer_summary) == summaries
+    assert driver.rows(customer_account_pages) == pages
+    assert driver.rows(customer_account_page_of) == page_of
 
 
 def test_a_deleted_customer_loses_its_row(driver, changes):
     row = changes.customer(3, name="Grace Hopper")
     driver.pipe(CUSTOMERS, *changes.insert("customers", row))
     driver.run()
-    assert 3 in driver.rows(customer_overview)
+    assert 3 in driver.rows(customer_summary)
     driver.pipe(CUSTOMERS, *changes.delete("customers", row))
     driver.pipe(CUSTOMERS, *changes.tombstone(3))
     driver.run()
-    assert 3 not in driver.rows(customer_overview)
+    assert 3 not in driver.rows(customer_summary)
     assert driver.dead_letters(CUSTOMERS) == []
 
 
@@ -48,9 +53,10 @@ def test_both_agents_share_the_partitions_cached_rows(driver, changes):
     driver.pipe(CUSTOMERS, *changes.insert("customers", changes.customer(5, name="Emmy Noether")))
     driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", changes.account(9, customer_id=5, balance="1.00")))
     driver.run(flush=False)
-    assert driver.rows(customer_overview) == {}
-    cached = driver.latest(customer_overview, 5)
-    assert cached is not None and cached["name"] == "Emmy Noether" and "9" in cached["accounts"]
+    assert driver.rows(customer_summary) == {}
+    assert driver.rows(customer_summary) == {}
+    cached = driver.latest(customer_summary, 5)
+    assert cached is not None and cached["name"] == "Emmy Noether" and cached["account_count"] == 1
 
 
 def test_a_bad_customer_change_is_dead_lettered_and_the_next_one_applied(driver, changes):
@@ -60,7 +66,7 @@ def test_a_bad_customer_change_is_dead_lettered_and_the_next_one_applied(driver,
     (letter,) = driver.dead_letters(CUSTOMERS)
     assert letter.agent == "project_customers" and "customers.name is 42, not text" in letter.reason
     assert letter.source_offset == bad.offset
-    assert set(driver.rows(customer_overview)) == {7}
+    assert set(driver.rows(customer_summary)) == {7}
 
 
 def test_a_malformed_account_update_is_dead_lettered_and_the_next_one_applied(driver, changes):
@@ -72,4 +78,4 @@ def test_a_malformed_account_update_is_dead_lettered_and_the_next_one_applied(dr
     letters = driver.dead_letters(topic)
     assert [letter.agent for letter in letters] == ["fold_account_updates_into_customers"] * 2
     assert all(letter.reason.startswith("malformed account update") for letter in letters)
-    assert set(driver.rows(customer_overview)) == {8}
+    assert set(driver.rows(customer_summary)) == {8}

@@ -1,7 +1,7 @@
 """agents/transactions.py (fold_transactions) in process: postings in; turnover, rule state, alert rows
 and alerts out; bad records dead-lettered.
 
-turnover_by_account's row shape is asserted in one test only, through projections/turnover.py, so a
+The turnover rows' shape is asserted in one test only, through projections/turnover.py, so a
 change of the shape changes one place.
 """
 
@@ -13,11 +13,11 @@ from decimal import Decimal
 from cdc.decode import decode_change
 from detection.withdrawals import RAPID
 from projections.transactions import transaction_from_change
-from projections.turnover import add_to_turnover
+from projections.turnover import count_turnover
 from settings import load_settings
 from tables.alerts import alerts_by_account
 from tables.rule_state import withdrawal_history_by_account
-from tables.turnover import turnover_by_account
+from tables.turnover import turnover_by_account_day, turnover_days
 from topics import TRANSACTION_CHANGES, WITHDRAWAL_ALERTS
 
 TRANSACTIONS = TRANSACTION_CHANGES.name
@@ -40,11 +40,13 @@ def test_the_turnover_row_is_each_posting_added_by_the_projection(driver, change
                _post(driver, changes, 21, 4, "withdrawal", "12.34", at + timedelta(days=1))]
     driver.run()
 
-    expected = None
+    retained: dict = {}
+    day_rows: dict = {}
     for key, value, _ in records:
-        expected = add_to_turnover(expected, transaction_from_change(decode_change(key, value)),
-                                   retention_days=load_settings().turnover_retention_days)
-    assert driver.rows(turnover_by_account) == {4: expected}
+        count_turnover(retained, day_rows, transaction_from_change(decode_change(key, value)),
+                       retention_days=load_settings().turnover_retention_days)
+    assert driver.rows(turnover_days) == retained
+    assert driver.rows(turnover_by_account_day) == day_rows
 
 
 def test_rapid_large_withdrawals_raise_one_alert_sent_and_kept(driver, changes):
@@ -82,7 +84,7 @@ def test_small_withdrawals_and_deposits_touch_no_rule_state(driver, changes):
     _post(driver, changes, 300, 6, "withdrawal", _large() - Decimal("0.01"))
     _post(driver, changes, 301, 6, "deposit", _large() * 10)
     driver.run()
-    assert 6 in driver.rows(turnover_by_account)
+    assert 6 in driver.rows(turnover_days)
     assert driver.rows(withdrawal_history_by_account) == {} and driver.rows(alerts_by_account) == {}
     assert driver.sent(WITHDRAWAL_ALERTS.name) == []
 
@@ -96,7 +98,7 @@ def test_a_posting_keyed_by_another_account_is_dead_lettered(driver, changes):
     (letter,) = driver.dead_letters(TRANSACTIONS)
     assert letter.agent == "fold_transactions"
     assert "record key 8 is not the transaction's account 7" in letter.reason
-    assert set(driver.rows(turnover_by_account)) == {7}
+    assert set(driver.rows(turnover_days)) == {7}
 
 
 def test_money_as_a_float_is_dead_lettered(driver, changes):
@@ -106,4 +108,4 @@ def test_money_as_a_float_is_dead_lettered(driver, changes):
     driver.run()
     (letter,) = driver.dead_letters(TRANSACTIONS)
     assert "transactions.amount is 10.0, not an exact decimal string" in letter.reason
-    assert driver.rows(turnover_by_account) == {}
+    assert driver.rows(turnover_days) == {}

@@ -116,7 +116,7 @@ updates = st.lists(st.builds(update, account_id=st.integers(1, 30),
                    max_size=80)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100)
 @given(updates, st.integers(1, 7), st.integers(1, 9))
 def test_the_rows_equal_a_recount_however_accounts_come_change_and_go(updates, page_size, limit):
     store = Store().fold(updates, page_size=page_size)
@@ -133,6 +133,12 @@ def test_the_rows_equal_a_recount_however_accounts_come_change_and_go(updates, p
     replayed = Store()
     replayed.overviews, replayed.pages, replayed.page_of = Rows(store.overviews), Rows(store.pages), Rows(store.page_of)
     replayed.fold(updates[len(updates) // 2:], page_size=page_size)
-    assert replayed.all_accounts(limit) == store.all_accounts(limit)
+    # A replay serves the same accounts; one that came and went in the replayed stretch may take a
+    # new slot, and so another place in the listing.
+    assert _by_id(replayed.all_accounts(limit)) == _by_id(store.all_accounts(limit))
     assert {k: v for k, v in replayed.overviews[CUSTOMER].items() if k not in ("pages", "open_page_size")} == \
         {k: v for k, v in overview.items() if k not in ("pages", "open_page_size")}
+
+
+def _by_id(listing):
+    return sorted(listing, key=lambda account: account["account_id"])

@@ -17,7 +17,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from faust.web import drivers as web_drivers
 
 from projections.turnover import turnover_of_day
-from tables.turnover import turnover_by_account
+from projections.turnover import day_key
+from tables.turnover import turnover_by_account_day, turnover_days
 from topics import ACCOUNT_CHANGES, CUSTOMER_CHANGES, TRANSACTION_CHANGES
 from views.routing import ROUTED_HEADER
 
@@ -108,7 +109,9 @@ def test_the_turnover_view_serves_the_days_totals_from_the_projection(driver, ch
     day = date.fromisoformat(txn["created_at"][:10])
     status, body = get(f"/accounts/4/turnover?day={day.isoformat()}")
     assert status == 200
-    assert body == {"account_id": 4, **turnover_of_day(driver.rows(turnover_by_account)[4], day)}
+    assert body == {"account_id": 4, **turnover_of_day(driver.rows(turnover_days)[4],
+                                                        driver.rows(turnover_by_account_day)[day_key(4, day.isoformat())],
+                                                        day)}
     status, body = get("/accounts/4/turnover?day=1999-01-01")     # nothing posted that day
     assert (status, body["count"], body["deposits"]) == (200, 0, "0")
 
