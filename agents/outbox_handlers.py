@@ -5,11 +5,10 @@ from __future__ import annotations
 from agents.customers import customer_account_updates
 from app import app
 from cdc.changes import DecodeError
-from projections.customers import activity_update
-from tables.balances import balance_by_account
-
 from outbox.events import DomainEvent
 from outbox.registry import handles
+from projections.customers import activity_update
+from tables.balances import balance_by_account
 
 __all__ = ["note_account_activity", "note_customer_opened"]
 

@@ -25,9 +25,9 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 import orjson
 from aiokafka.partitioner import murmur2
 
+from detection.withdrawals import RuleSettings, Withdrawal, evaluate_withdrawal
 from dev.demo_ledger.money import ZERO
 from dev.demo_ledger.traffic import Burst, Deposit, Profile, Withdraw, next_action, plan_customer
-from detection.withdrawals import RuleSettings, Withdrawal, evaluate_withdrawal
 
 __all__ = ["Record", "Dataset", "build_dataset", "render_transaction", "partition_of", "check_shape",
            "expected_alert_ids", "SAMPLES_DIR", "START"]

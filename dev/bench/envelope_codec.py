@@ -21,11 +21,11 @@ from uuid import UUID
 if __package__ in (None, ""):  # run as a file (python dev/bench/envelope_codec.py): import from the repository
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-import orjson  # noqa: E402
+import orjson
 
-from schemas.codec.envelope import DecodedEvent, decode_envelope, encode_envelope, wrap  # noqa: E402
-from schemas.catalog import default_catalog  # noqa: E402
-from schemas.records import Envelope, WithdrawalAlertV1  # noqa: E402
+from schemas.catalog import default_catalog
+from schemas.codec.envelope import DecodedEvent, decode_envelope, encode_envelope, wrap
+from schemas.records import Envelope, WithdrawalAlertV1
 
 __all__ = ["main"]
 

@@ -26,9 +26,9 @@ from typing import Any, Callable, Dict, List, Mapping, Optional
 if __package__ in (None, ""):  # run as a file: import from the repository
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from projections.customers import account_update, fold_account_update  # noqa: E402
-from projections.transactions import DEPOSIT, LedgerTransaction  # noqa: E402
-from projections.turnover import count_turnover  # noqa: E402
+from projections.customers import account_update, fold_account_update
+from projections.transactions import DEPOSIT, LedgerTransaction
+from projections.turnover import count_turnover
 
 __all__ = ["main"]
 

@@ -19,9 +19,9 @@ from typing import Dict, List, Optional
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from .profile import read_profile  # noqa: E402
+from .profile import read_profile
 
 __all__ = ["draw_plots", "write_report"]
 

@@ -43,15 +43,26 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from settings import Settings
 from dev.stack.layout import REPO_ROOT
+from settings import Settings
 
 from . import kafka
 from .dataset import build_dataset, check_shape, expected_alert_ids
 from .index import write_index
 from .profile import read_profile
-from .runners import (ACCOUNTS_AGENTS, BASELINE, INPUT, LEDGERSTREAM_ALERTS, OTHER_SOURCES, Context, Outcome, run_ledgerstream,
-                      run_paced, run_peer, stop_all)
+from .runners import (
+    ACCOUNTS_AGENTS,
+    BASELINE,
+    INPUT,
+    LEDGERSTREAM_ALERTS,
+    OTHER_SOURCES,
+    Context,
+    Outcome,
+    run_ledgerstream,
+    run_paced,
+    run_peer,
+    stop_all,
+)
 
 __all__ = ["main"]
 

@@ -10,7 +10,15 @@ from decimal import Decimal
 from psycopg import Connection
 
 from dev.demo_ledger.money import ZERO
-from dev.demo_ledger.postings import AccountNotOpen, deposit, freeze_account, open_account, open_customer, read_account, withdraw
+from dev.demo_ledger.postings import (
+    AccountNotOpen,
+    deposit,
+    freeze_account,
+    open_account,
+    open_customer,
+    read_account,
+    withdraw,
+)
 from dev.demo_ledger.traffic import Burst, Deposit, Freeze, Posting, Profile, Withdraw, next_action, plan_customer
 
 __all__ = ["Stats", "Generator"]

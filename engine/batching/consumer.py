@@ -42,6 +42,6 @@ class BatchingConsumerMixin:
         # Flush what is cached before Faust's last commit (Consumer.on_stop commits).
         try:
             await self.app.batch_agents.flush_due(self, force=True)
-        except Exception as exc:  # noqa: BLE001 - stopping anyway; the next owner replays it
+        except Exception as exc:
             self.log.warning("Could not flush batch agents' state on stop: %r", exc)
         await super().on_stop()

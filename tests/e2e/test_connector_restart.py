@@ -19,8 +19,14 @@ from dev.stack.layout import StackLayout
 from dev.stack.processes import pid_alive, read_pid
 from tests.support import oracle
 from tests.support.consistency import (
-    alert_mismatches, balance_mismatches, ledger_transactions, sql_balances, sql_turnover, turnover_mismatches,
-    view_alerts, wait_until_views_agree,
+    alert_mismatches,
+    balance_mismatches,
+    ledger_transactions,
+    sql_balances,
+    sql_turnover,
+    turnover_mismatches,
+    view_alerts,
+    wait_until_views_agree,
 )
 from tests.support.kafka import read_topic
 from tests.support.ledger_load import LoadPlan, LoadRunner

@@ -21,8 +21,17 @@ import pytest
 from dev.stack.layout import StackLayout
 from tests.support import oracle
 from tests.support.consistency import (
-    alert_mismatches, balance_low_events, balance_mismatches, ledger_transactions, sql_balances, sql_turnover, summary,
-    topic_alerts, turnover_mismatches, view_alerts, wait_until_views_agree,
+    alert_mismatches,
+    balance_low_events,
+    balance_mismatches,
+    ledger_transactions,
+    sql_balances,
+    sql_turnover,
+    summary,
+    topic_alerts,
+    turnover_mismatches,
+    view_alerts,
+    wait_until_views_agree,
 )
 from tests.support.ledger_load import LoadPlan, LoadRunner
 from tests.support.ledger_sql import open_account

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemas.catalog import default_catalog
 from schemas.codec.envelope import decode_envelope, encode_envelope, wrap
 from schemas.codec.errors import AvroDecodeError, AvroEncodeError
 from schemas.codec.single_object import HEADER_SIZE, MARKER, decode_single_object, encode_single_object
 from schemas.codec.values import compile_check
-from schemas.catalog import default_catalog
 from schemas.files import ENVELOPE
 from schemas.records import WithdrawalAlertV1, record_class
 

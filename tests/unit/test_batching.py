@@ -19,8 +19,8 @@ from faust.streams import current_event
 from faust.types import TP
 
 from engine.batching import BatchAgents, PartitionState
-from engine.faust_internals import BatchConsumer
 from engine.batching.state import CachedRows
+from engine.faust_internals import BatchConsumer
 from engine.limits import RefusedRecords
 
 TOPIC = "ledger.public.transactions"

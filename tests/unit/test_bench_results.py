@@ -9,7 +9,6 @@ from dev.bench.index import mean_rates, render_index
 from dev.bench.profile import read_profile
 
 
-
 def _throughput(impl, workers, rate, error=None):
     return {"impl": impl, "workers": workers, "label": f"{impl} x{workers}", "events_per_s": rate, "error": error}
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from cdc.changes import Change, DecodeError, Op, SourcePosition, Tombstone, Typing
 from cdc.columns import ColumnTypes, ConnectorModes, parse_column_type
-from ops.connectors.connector_files import CONNECTORS_DIR, load_connector
 from cdc.decode import decode_change
+from ops.connectors.connector_files import CONNECTORS_DIR, load_connector
 
 # One real record from the local Debezium 3.0.7 (JsonConverter, schemas disabled,
 # decimal.handling.mode=string), key b"1".

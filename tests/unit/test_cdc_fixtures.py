@@ -14,10 +14,9 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 import pytest
 
 from cdc.changes import Change, DecodeError, Op, Tombstone, Typing
-from cdc.columns import ColumnTypes, column_schema, parse_column_type, ConnectorModes
+from cdc.columns import ColumnTypes, ConnectorModes, column_schema, parse_column_type
 from cdc.decode import decode_change
-from tests.fixtures.debezium_model import (UNDECODABLE, expected_value, field_schema, same, sql_value,
-                                           wire_value)
+from tests.fixtures.debezium_model import UNDECODABLE, expected_value, field_schema, same, sql_value, wire_value
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "debezium"
 TABLE = "decode_fixture_types"

@@ -19,8 +19,14 @@ from hypothesis import strategies as st
 from cdc.changes import DecodeError, Typing
 from cdc.columns import ColumnTypes, ConnectorModes
 from cdc.decode import decode_change
-from tests.fixtures.debezium_model import (UNDECODABLE, connect_decimal_bytes, expected_value, field_schema, same,
-                                           wire_value)
+from tests.fixtures.debezium_model import (
+    UNDECODABLE,
+    connect_decimal_bytes,
+    expected_value,
+    field_schema,
+    same,
+    wire_value,
+)
 
 UTC = timezone.utc
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()

@@ -14,11 +14,11 @@ from faust.exceptions import ValueDecodeError
 from faust.serializers import codecs
 from faust.serializers.registry import Registry
 
+from schemas.catalog import default_catalog
 from schemas.codec.envelope import DecodedEvent, decode_envelope, encode_envelope, wrap
 from schemas.codec.errors import AvroDecodeError, AvroEncodeError
 from schemas.codec.faust_codec import CODEC_NAME, EnvelopeCodec, register_codecs
 from schemas.codec.single_object import encode_single_object
-from schemas.catalog import default_catalog
 from schemas.records import (
     Envelope,
     MoneyDepositedV1,

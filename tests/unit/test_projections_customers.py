@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.customers import (
-    PAGE_SIZE, account_update, activity_update, fold_account_update, page_key, served_overview,
+    PAGE_SIZE,
+    account_update,
+    activity_update,
+    fold_account_update,
+    page_key,
+    served_overview,
 )
 
 CUSTOMER = 7

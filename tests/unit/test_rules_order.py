@@ -8,7 +8,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Dict, List, Sequence
 
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from detection.withdrawals import BURST, RAPID, History, RuleSettings, Withdrawal, evaluate_withdrawal
 from tables.rule_state import history_from_rows, history_to_rows

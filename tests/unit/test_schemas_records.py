@@ -8,11 +8,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import List, Optional
 
-from schemas.codec.single_object import decode_single_object, encode_single_object
 from dev.demo_ledger import postings
 from schemas import SCHEMAS_DIR
 from schemas.agreement import record_problems, records_problems
 from schemas.catalog import default_catalog
+from schemas.codec.single_object import decode_single_object, encode_single_object
 from schemas.files import SchemaVersion, scan_schema_files
 from schemas.records import RECORDS, Long, record_class
 

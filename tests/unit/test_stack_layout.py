@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from settings import ENV_VARS, Settings
 from dev.stack.layout import REPO_ROOT, StackLayout
 from dev.stack.processes import StackError
+from settings import ENV_VARS, Settings
 
 
 def test_repo_root_is_the_project_folder():

@@ -169,8 +169,8 @@ def test_secrets_are_references_never_literal_values(definition):
 
 
 def test_every_env_reference_is_set_on_the_local_stacks_connect():
-    from ops.connectors.secrets import references
     from dev.stack.connect import database_env
+    from ops.connectors.secrets import references
 
     referenced = {ref.name for d in ALL_CONNECTORS for ref in references(d.config) if ref.provider == "env"}
 

@@ -16,8 +16,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from faust.web import drivers as web_drivers
 
-from projections.turnover import turnover_of_day
-from projections.turnover import day_key
+from projections.turnover import day_key, turnover_of_day
 from tables.turnover import turnover_by_account_day, turnover_days
 from topics import ACCOUNT_CHANGES, CUSTOMER_CHANGES, TRANSACTION_CHANGES
 from views.routing import ROUTED_HEADER

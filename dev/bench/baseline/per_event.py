@@ -16,18 +16,24 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from app import create_app
-from dev.bench.peers.job import _history_from_rows, _history_to_rows, encode_alert
 from cdc.changes import DecodeError, Tombstone
 from cdc.decode import decode_change
+from detection.withdrawals import evaluate_withdrawal
+from dev.bench.peers.job import _history_from_rows, _history_to_rows, encode_alert
 from projections.accounts import account_key, account_view, already_applied
 from projections.alerts import add_alert, alert_row
 from projections.customers import account_update, fold_account_update
 from projections.transactions import WITHDRAWAL, transaction_from_change
 from projections.turnover import count_in_day, day_key, day_of, retain_day
-from detection.withdrawals import evaluate_withdrawal
 from settings import load_settings
-from topics import (ACCOUNT_CHANGES, CUSTOMER_ACCOUNT_UPDATES, PARTITIONS, TRANSACTION_CHANGES, WITHDRAWAL_ALERTS,
-                    faust_topic)
+from topics import (
+    ACCOUNT_CHANGES,
+    CUSTOMER_ACCOUNT_UPDATES,
+    PARTITIONS,
+    TRANSACTION_CHANGES,
+    WITHDRAWAL_ALERTS,
+    faust_topic,
+)
 
 app = create_app(load_settings())
 app.conf.autodiscover = False  # this module holds the app's only agent and tables

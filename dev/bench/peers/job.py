@@ -17,11 +17,11 @@ from typing import Any, Callable, List, Optional, Sequence
 
 from cdc.changes import Change, DecodeError, Tombstone
 from cdc.decode import decode_change
-from schemas.codec.envelope import encode_envelope, wrap
+from detection.withdrawals import Alert, History, Withdrawal, evaluate_withdrawal
 from projections.alerts import add_alert, alert_row
 from projections.transactions import WITHDRAWAL, transaction_from_change
 from projections.turnover import count_in_day, day_of, retain_day
-from detection.withdrawals import Alert, History, Withdrawal, evaluate_withdrawal
+from schemas.codec.envelope import encode_envelope, wrap
 from schemas.records import WithdrawalAlertV1
 from settings import load_settings
 
