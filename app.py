@@ -13,6 +13,9 @@ import faust
 from mode.utils.objects import cached_property
 
 from engine.batching import BatchAgents
+from engine.telemetry.logs import logging_config
+from engine.telemetry.metrics import Metrics, NullMetrics
+from engine.telemetry.worker import LedgerWorker
 from settings import Settings, load_settings
 from engine.startup import BrokerProbe, LedgerBootStrategy
 
@@ -28,11 +31,18 @@ class LedgerApp(faust.App):
 
     def __init__(self, *args, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
                  web_token: str = "", state_flush_interval_s: float = 5.0, state_flush_records: int = 20000,
+                 metrics_enabled: bool = True, web_access_log: bool = False, log_level: str = "info",
                  **kwargs) -> None:
         # Read by transport/kafka.py.
         self.end_offsets_probe = end_offsets_probe
         self.fetch_max_wait_ms = fetch_max_wait_ms
         self._web_token = web_token
+        self._web_access_log = web_access_log
+        #: The level LOG_LEVEL asks for (engine/telemetry/worker.py).
+        self.log_level = log_level
+        #: Prometheus metrics (GET /metrics), or hooks that do nothing when METRICS_ENABLED is off.
+        self.metrics = Metrics() if metrics_enabled else NullMetrics()
+        self.metrics.watch(self)
         self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
                                         flush_records=state_flush_records)
         super().__init__(*args, **kwargs)
@@ -49,6 +59,10 @@ class LedgerApp(faust.App):
         self.batch_agents.subscribe()
 
     def on_webserver_init(self, web) -> None:
+        from engine.telemetry.web import install_request_metrics
+
+        # Outermost: requests refused by the token check are counted (and access-logged) too.
+        install_request_metrics(web, self.metrics, access_log=self._web_access_log)
         if self._web_token:
             from views.auth import require_bearer_token
 
@@ -85,6 +99,11 @@ def create_app(settings: Settings) -> faust.App:
         web_token=settings.web_token,
         state_flush_interval_s=settings.state_flush_interval_ms / 1000,
         state_flush_records=settings.state_flush_records,
+        metrics_enabled=settings.metrics_enabled,
+        web_access_log=settings.web_access_log,
+        log_level=settings.log_level,
+        Worker=LedgerWorker,
+        logging_config=logging_config(settings.log_level, settings.log_format),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
         # One folder per app id: state of another app (or an earlier id) is never read as ours.

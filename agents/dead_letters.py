@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import lru_cache
 
@@ -12,6 +13,8 @@ from ops.deadletters.letters import dead_letter_headers, dead_letter_topic_name,
 from topics import PARTITIONS
 
 __all__ = ["dead_letter", "dead_letter_message", "dead_letter_topic_name"]
+
+log = logging.getLogger(__name__)
 
 _declared: set = set()
 
@@ -44,6 +47,11 @@ async def dead_letter_message(message: Message, error: Exception, *, agent: str)
         await topic.maybe_declare()
         _declared.add(topic.get_topic_name())
     await topic.send(key=key, value=value, headers=headers)
+    app.metrics.dead_lettered(agent, message.topic, message.partition)
+    log.warning("Dead-lettered %s[%s]@%s to %s: %s", message.topic, message.partition, message.offset,
+                topic.get_topic_name(), error,
+                extra={"agent": agent, "topic": message.topic, "partition": message.partition,
+                       "offset": message.offset})
 
 
 def _header_pairs(headers):

@@ -15,10 +15,10 @@ replay sends the first verdict again or nothing, never another one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 __all__ = ["RuleSettings", "Withdrawal", "Alert", "History", "evaluate_withdrawal", "RAPID", "BURST"]
 
@@ -45,6 +45,9 @@ class Withdrawal:
     account_id: int
     amount: Decimal
     created_at: datetime
+    #: Where the withdrawal's change came from (opaque to the rules, kept in the history so an
+    #: alert can name the source of each member); not part of its identity.
+    source: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

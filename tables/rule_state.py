@@ -17,14 +17,17 @@ withdrawal_history_by_account = app.Table(
     default=None,
     partitions=PARTITIONS,
     key_type=int,
-    help="Account id -> large withdrawals in arrival order: [[txn_id, amount, created_at], ...].",
+    help="Account id -> large withdrawals in arrival order: [[txn_id, amount, created_at, source?], ...].",
 )
 
 
 def history_to_rows(history: History) -> List[list]:
-    return [[w.txn_id, str(w.amount), w.created_at.isoformat()] for w in history]
+    # The source position (a list, agents/provenance.py) rides along as an optional fourth item.
+    return [[w.txn_id, str(w.amount), w.created_at.isoformat()] + ([w.source] if w.source is not None else [])
+            for w in history]
 
 
 def history_from_rows(account_id: int, rows: Optional[Sequence[Sequence]]) -> History:
-    return tuple(Withdrawal(int(txn_id), account_id, Decimal(amount), datetime.fromisoformat(created_at))
-                 for txn_id, amount, created_at in rows or ())
+    return tuple(Withdrawal(int(row[0]), account_id, Decimal(row[1]), datetime.fromisoformat(row[2]),
+                            source=row[3] if len(row) > 3 else None)
+                 for row in rows or ())

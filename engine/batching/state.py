@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import weakref
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Set
+from typing import Any, Dict, Iterator, List, Set, Tuple
 
 from faust.events import Event
 from faust.streams import _current_event
@@ -26,12 +26,14 @@ class CachedRows:
     cached or not.
     """
 
-    __slots__ = ("table", "_values", "_dirty")
+    __slots__ = ("table", "_values", "_dirty", "changelog_records")
 
     def __init__(self, table: TableT) -> None:
         self.table = table
         self._values: Dict[Any, Any] = {}
         self._dirty: Set[Any] = set()
+        #: Changelog records the last write_back produced (a delete of a row never stored makes none).
+        self.changelog_records = 0
 
     def get(self, key: Any, default: Any = None) -> Any:
         value = self._values.get(key, _MISSING)
@@ -59,16 +61,18 @@ class CachedRows:
     def write_back(self) -> int:
         """Write each changed row to the table once (a RocksDB put or delete and a changelog record)."""
         table, values = self.table, self._values
+        unstored = 0
         for key in self._dirty:
             value = values[key]
             if value is _DELETED:
                 try:
                     del table[key]
                 except KeyError:  # never stored: nothing to delete
-                    pass
+                    unstored += 1
             else:
                 table[key] = value
         written = len(self._dirty)
+        self.changelog_records = written - unstored
         # Rows read but not changed stay valid (batch agents are the partition's only writers of
         # these tables), yet are dropped too: the cache holds one interval's working set, not the table.
         self._values.clear()
@@ -95,6 +99,12 @@ class PartitionState:
         self._pending: Dict[TP, List[int]] = {}  # tp -> [first, last] offset processed since the last flush
         self.pending_records = 0
         self.pending_since = 0.0                 # monotonic time of the first pending record
+        self.written: Dict[str, Tuple[int, int]] = {}  # the last flush's (rows, changelog records) per table
+
+    def cache_sizes(self) -> Tuple[Dict[str, int], Dict[str, int]]:
+        """Rows cached and rows changed since the last flush, per table name."""
+        return ({name: len(rows._values) for name, rows in self._rows.items()},
+                {name: len(rows._dirty) for name, rows in self._rows.items()})
 
     def rows(self, table: TableT) -> CachedRows:
         rows = self._rows.get(table.name)
@@ -129,10 +139,14 @@ class PartitionState:
                                         or now - self.pending_since >= interval_s)
 
     def write_back(self) -> Dict[TP, range]:
-        """Flush the cached rows into the tables; returns, per topic partition, the offsets now done."""
+        """Flush the cached rows into the tables; returns, per topic partition, the offsets now done.
+
+        `written` then holds, per table name, (rows written, changelog records) of this flush.
+        """
+        written = self.written = {}
         with self.current():
-            for rows in self._rows.values():
-                rows.write_back()
+            for name, rows in self._rows.items():
+                written[name] = (rows.write_back(), rows.changelog_records)
         done = {tp: range(first, last + 1) for tp, (first, last) in self._pending.items()}
         self._pending.clear()
         self.pending_records = 0
