@@ -173,7 +173,7 @@ class BatchAgents:
         began = time.perf_counter()
         with state.current(), record_context(self._agents[tp.topic], tp.topic, tp.partition, records[0].offset):
             await self._handlers[tp.topic](PartitionBatch(tp, records, state, consumer._to_message))
-        metrics.batch_done(self._agents[tp.topic], tp.topic, tp.partition,
+        metrics.batch_done(self._agents[tp.topic], tp.topic, tp.partition, len(records),
                            len(records) - (metrics.dead_letters_of(tp.topic, tp.partition) - dead_before),
                            time.perf_counter() - began)
         last = records[-1].offset

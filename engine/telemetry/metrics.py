@@ -33,7 +33,7 @@ class NullMetrics:
 
     enabled = False
 
-    def batch_done(self, agent: str, topic: str, partition: int, records: int, seconds: float) -> None: ...
+    def batch_done(self, agent: str, topic: str, partition: int, size: int, handled: int, seconds: float) -> None: ...
     def dead_lettered(self, agent: str, topic: str, partition: int) -> None: ...
     def dead_letters_of(self, topic: str, partition: int) -> int: return 0
     def flushed(self, partition: int, seconds: float, rows: Mapping[str, Tuple[int, int]]) -> None: ...
@@ -112,17 +112,18 @@ class Metrics(NullMetrics):
 
     # ------------------------------------------------------------------ hooks (per batch, per flush)
 
-    def batch_done(self, agent: str, topic: str, partition: int, records: int, seconds: float) -> None:
+    def batch_done(self, agent: str, topic: str, partition: int, size: int, handled: int, seconds: float) -> None:
+        """A batch of `size` records took `seconds`; `handled` of them were not dead-lettered."""
         key = (agent, topic, partition)
         children = self._batch_children.get(key)
         if children is None:
             labels = (agent, topic, str(partition))
             children = self._batch_children[key] = (self.records.labels(*labels), self.batch_size.labels(*labels),
                                                     self.batch_seconds.labels(*labels))
-        handled, size, duration = children
-        if records:
-            handled.inc(records)
-        size.observe(records)
+        records, sizes, duration = children
+        if handled:
+            records.inc(handled)
+        sizes.observe(size)
         duration.observe(seconds)
 
     def dead_lettered(self, agent: str, topic: str, partition: int) -> None:
@@ -232,7 +233,8 @@ def _consumer_families(app) -> Iterable[GaugeMetricFamily]:
             read = consumer._read_offset.get(tp)
             # Batch agents keep the next offset to read; Faust's own loop keeps the last one read.
             following = read if tp.topic in batch_topics else (None if read is None else read + 1)
-            following = following if following is not None else done
+            if following is None:  # nothing handled yet: where the client will start reading
+                following = _client_position(consumer, tp)
             try:
                 highwater = consumer.highwater(tp)
             except Exception:  # noqa: BLE001 - not fetched yet, or the client is restarting
@@ -246,6 +248,16 @@ def _consumer_families(app) -> Iterable[GaugeMetricFamily]:
                 if following is not None:
                     lag.add_metric(values, max(0, highwater - following))
     yield from (lag, position, end, committed)
+
+
+def _client_position(consumer, tp) -> Optional[int]:
+    """The Kafka client's own next offset for `tp`, None when it has none yet (read without a round trip)."""
+    try:
+        client = consumer._thread._ensure_consumer()
+        state = client._subscription.subscription.assignment.state_value(tp)
+        return state.position if state is not None and state.has_valid_position else None
+    except Exception:  # noqa: BLE001 - a client between assignments has no positions to give
+        return None
 
 
 def _cache_families(app) -> Iterable[GaugeMetricFamily]:
