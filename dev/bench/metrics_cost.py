@@ -1,0 +1,86 @@
+"""The metrics' cost: events per CPU-second of the batch path with metrics on against off, in one run.
+
+    python -m dev.bench.metrics_cost [--events 40000] [--rounds 5] [--batch 500]
+
+A focused micro-benchmark of what metrics touch: the real `fold_transactions` batch agent (decode,
+turnover, rules) fed the benchmark's Debezium records (bench/dataset.py) through BatchAgents'
+delivery, batch by batch as the consumer hands them over, with the memory store and no broker. The
+rounds alternate metrics on (engine/telemetry/metrics.py) and off (its NullMetrics, as
+METRICS_ENABLED=false), each round on a fresh cache, so drift of the machine hits both alike.
+Flushes are left out (they need the broker) and happen once per interval, not per event. Large
+withdrawals are set out of reach so that no alert needs a producer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from collections import defaultdict
+from types import SimpleNamespace
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dev.bench.metrics_cost")
+    parser.add_argument("--events", type=int, default=40000)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of each (on, off), alternating")
+    parser.add_argument("--batch", type=int, default=500, help="records per batch (one partition's fetch)")
+    args = parser.parse_args(argv)
+    # Before the app is built: tables in memory, and no withdrawal large enough to alert.
+    os.environ.update({"STORE_URL": "memory://", "RULE_LARGE_WITHDRAWAL": "1000000000.00"})
+
+    from faust.types import TP
+
+    from agents.transactions import fold_transactions  # noqa: F401  (registers the batch agent)
+    from app import app
+    from engine.telemetry.metrics import Metrics, NullMetrics
+    from topics import TRANSACTION_CHANGES
+
+    from .dataset import build_dataset
+
+    data = build_dataset(args.events, burst_probability=0.0)
+    by_partition = defaultdict(list)
+    for record in data.transactions:
+        records = by_partition[record.partition]
+        records.append(SimpleNamespace(key=record.key, value=record.value, partition=record.partition,
+                                       offset=len(records), timestamp=0, headers=[]))
+    batches = [(TP(TRANSACTION_CHANGES.name, p), records[i:i + args.batch])
+               for p, records in sorted(by_partition.items()) for i in range(0, len(records), args.batch)]
+    agents = app.batch_agents
+    consumer = SimpleNamespace(_read_offset=defaultdict(lambda: None),
+                               _to_message=lambda tp, r: SimpleNamespace(topic=tp.topic, partition=tp.partition,
+                                                                         offset=r.offset, key=r.key, value=r.value,
+                                                                         headers=r.headers, timestamp=0),
+                               app=SimpleNamespace(monitor=None))
+
+    async def one_round() -> float:
+        agents._states.clear()
+        consumer._read_offset.clear()
+        began = time.process_time()
+        for tp, records in batches:
+            await agents._deliver(consumer, tp, records)
+        return len(data.transactions) / (time.process_time() - began)
+
+    async def run():
+        rates = {"on": [], "off": []}
+        await one_round()  # warm-up: imports, caches, first allocations
+        for _ in range(args.rounds):
+            for mode in ("on", "off"):
+                app.metrics = Metrics() if mode == "on" else NullMetrics()
+                rates[mode].append(await one_round())
+        return rates
+
+    rates = asyncio.run(run())
+    on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+    print(f"events per round: {len(data.transactions)} in {len(batches)} batches of up to {args.batch}")
+    for mode in ("on", "off"):
+        print(f"metrics {mode:>3}: " + ", ".join(f"{r:,.0f}" for r in rates[mode]) + " events/CPU-s")
+    print(f"median on/off: {on:,.0f} / {off:,.0f} = {on / off:.4f} (cost {100 * (1 - on / off):.2f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
