@@ -26,6 +26,8 @@ async def decoded_changes(batch: PartitionBatch, project: Callable[[Change], T],
     Once the batch is done its changes are visible to the views: their freshness (from the source
     commit) is observed then, per batch, with the partition's last commit time and LSN.
     """
+    metrics = app.metrics
+    measure = metrics.enabled  # off: not even the commit times are collected
     commit_times = []
     last = None
     for record in batch.records:
@@ -38,10 +40,10 @@ async def decoded_changes(batch: PartitionBatch, project: Callable[[Change], T],
             await dead_letter_message(batch.message(record), exc, agent=agent)
             continue
         batch.current_record, last = record, change
-        if change.source.commit_ts_ms is not None:
+        if measure and change.source.commit_ts_ms is not None:
             commit_times.append(change.source.commit_ts_ms)
         yield change, projected
     batch.current_record = None
     if commit_times:
         table = f"{last.schema}.{last.table}" if last.schema else str(last.table)
-        app.metrics.changes_applied(table, batch.tp.topic, batch.tp.partition, commit_times, last.source.lsn)
+        metrics.changes_applied(table, batch.tp.topic, batch.tp.partition, commit_times, last.source.lsn)

@@ -71,6 +71,7 @@ def main(argv=None) -> int:
             for mode in ("on", "off"):
                 app.metrics = Metrics() if mode == "on" else NullMetrics()
                 rates[mode].append(await one_round())
+                print(f"  metrics {mode}: {rates[mode][-1]:,.0f} events/CPU-s", flush=True)
         return rates
 
     rates = asyncio.run(run())
