@@ -124,9 +124,6 @@ class BatchAgents:
                     return value
         return table.get(key)
 
-    def agent_of(self, topic: str) -> str:
-        return self._agents.get(topic, "")
-
     def cache_sizes(self):
         """(partition, rows cached per table, rows changed per table) of every partition held."""
         return [(p, *state.cache_sizes()) for p, state in sorted(self._states.items())]
