@@ -5,8 +5,9 @@
 A focused micro-benchmark of what metrics touch: the real `fold_transactions` batch agent (decode,
 turnover, rules) fed the benchmark's Debezium records (bench/dataset.py) through BatchAgents'
 delivery, batch by batch as the consumer hands them over, with the memory store and no broker. The
-rounds alternate metrics on (engine/telemetry/metrics.py) and off (its NullMetrics, as
-METRICS_ENABLED=false), each round on a fresh cache, so drift of the machine hits both alike.
+batches run with metrics on (engine/telemetry/metrics.py) and off (its NullMetrics, as
+METRICS_ENABLED=false) back to back, each on a fresh cache, so drift of the machine's load hits
+both alike; CPU time is summed per mode over all batches of a round.
 Flushes are left out (they need the broker) and happen once per interval, not per event. Large
 withdrawals are set out of reach so that no alert needs a producer.
 """
@@ -26,7 +27,7 @@ from types import SimpleNamespace
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dev.bench.metrics_cost")
     parser.add_argument("--events", type=int, default=40000)
-    parser.add_argument("--rounds", type=int, default=5, help="rounds of each (on, off), alternating")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over every batch, each batch on and off")
     parser.add_argument("--batch", type=int, default=500, help="records per batch (one partition's fetch)")
     args = parser.parse_args(argv)
     # Before the app is built: tables in memory, and no withdrawal large enough to alert.
@@ -56,22 +57,34 @@ def main(argv=None) -> int:
                                                                          headers=r.headers, timestamp=0),
                                app=SimpleNamespace(monitor=None))
 
-    async def one_round() -> float:
+    modes = {"on": Metrics(), "off": NullMetrics()}
+
+    async def deliver(mode: str, tp, records) -> float:
+        """CPU seconds of one batch, on a fresh cache (every run of a batch does the same work)."""
+        app.metrics = modes[mode]
         agents._states.clear()
         consumer._read_offset.clear()
         began = time.process_time()
-        for tp, records in batches:
-            await agents._deliver(consumer, tp, records)
-        return len(data.transactions) / (time.process_time() - began)
+        await agents._deliver(consumer, tp, records)
+        return time.process_time() - began
 
     async def run():
+        for tp, records in batches:  # warm-up: imports, caches, first allocations
+            await deliver("on", tp, records)
+            await deliver("off", tp, records)
         rates = {"on": [], "off": []}
-        await one_round()  # warm-up: imports, caches, first allocations
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
+            # Each batch runs on and off back to back (the order alternating), so a change of the
+            # machine's load between rounds hits both modes alike.
+            cpu = {"on": 0.0, "off": 0.0}
+            for i, (tp, records) in enumerate(batches):
+                order = ("on", "off") if (i + round_) % 2 == 0 else ("off", "on")
+                for mode in order:
+                    cpu[mode] += await deliver(mode, tp, records)
             for mode in ("on", "off"):
-                app.metrics = Metrics() if mode == "on" else NullMetrics()
-                rates[mode].append(await one_round())
-                print(f"  metrics {mode}: {rates[mode][-1]:,.0f} events/CPU-s", flush=True)
+                rates[mode].append(len(data.transactions) / cpu[mode])
+            print(f"  round {round_ + 1}: on {rates['on'][-1]:,.0f}, off {rates['off'][-1]:,.0f} events/CPU-s, "
+                  f"on/off {rates['on'][-1] / rates['off'][-1]:.4f}", flush=True)
         return rates
 
     rates = asyncio.run(run())
@@ -79,7 +92,9 @@ def main(argv=None) -> int:
     print(f"events per round: {len(data.transactions)} in {len(batches)} batches of up to {args.batch}")
     for mode in ("on", "off"):
         print(f"metrics {mode:>3}: " + ", ".join(f"{r:,.0f}" for r in rates[mode]) + " events/CPU-s")
-    print(f"median on/off: {on:,.0f} / {off:,.0f} = {on / off:.4f} (cost {100 * (1 - on / off):.2f}%)")
+    ratios = sorted(a / b for a, b in zip(rates["on"], rates["off"]))
+    print(f"median on/off: {on:,.0f} / {off:,.0f} = {on / off:.4f} (cost {100 * (1 - on / off):.2f}%); "
+          f"per-round ratios {ratios[0]:.4f} .. {ratios[-1]:.4f}")
     return 0
 
 

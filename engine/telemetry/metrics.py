@@ -150,8 +150,8 @@ class Metrics(NullMetrics):
         """A batch's changes are visible: their freshness, and the partition's last commit time and LSN."""
         if not commit_ts_ms:
             return
-        now_ms = time.time() * 1000.0
-        self.freshness.observe_many((source_table,), [max(0.0, (now_ms - ts) / 1000.0) for ts in commit_ts_ms])
+        # A clock of the database ahead of the worker's shows as ages below zero (the first bucket).
+        self.freshness.observe_ages((source_table,), time.time() * 1000.0, commit_ts_ms, scale=1000.0)
         self.last_commit.labels(topic, str(partition)).set(commit_ts_ms[-1] / 1000.0)
         if last_lsn is not None:
             self.last_lsn.labels(topic, str(partition)).set(last_lsn)

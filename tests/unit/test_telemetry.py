@@ -178,3 +178,12 @@ def test_json_logs_are_one_object_per_line_with_the_batch_context(capsys):
 def test_probes_are_open_and_metrics_need_the_token():
     assert {"/health", "/livez", "/readyz"} <= OPEN_PATHS
     assert "/metrics" not in OPEN_PATHS
+
+
+def test_ages_in_milliseconds_land_in_the_buckets_of_seconds():
+    histogram = FastHistogram("age_seconds", "x", ("t",), (0.1, 1))
+    histogram.observe_ages(("a",), 10_000.0, [9_950.0, 9_900.0, 9_500.0, 5_000.0], scale=1000.0)
+    (family,) = histogram.collect()
+    got = {s.labels.get("le", s.name): s.value for s in family.samples}
+    assert (got["0.1"], got["1.0"], got["+Inf"]) == (2, 3, 4)
+    assert got["age_seconds_sum"] == pytest.approx(0.05 + 0.1 + 0.5 + 5.0)
