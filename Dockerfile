@@ -9,7 +9,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONPATH=/app \
     DATA_DIR=/var/lib/ledgerstream \
     WEB_BIND=0.0.0.0 \
-    WEB_PORT=6066
+    WEB_PORT=6066 \
+    LOG_LEVEL=info
 
 # Unprivileged runtime user; its home is the state folder (the only writable place).
 RUN groupadd --system --gid 10001 ledgerstream \
@@ -42,10 +43,16 @@ USER 10001:10001
 
 EXPOSE 6066
 
-# No curl in slim images: probe the worker's /health with the standard library.
-HEALTHCHECK --interval=15s --timeout=5s --start-period=120s --retries=4 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % (os.environ.get('WEB_PORT') or '6066'), timeout=4)"]
+# Liveness (/livez): the process and its event loop answer. Not readiness: an orchestrator that
+# restarts unhealthy containers must never kill a worker that is recovering its tables (that
+# can take longer than any start period, and a restart only starts it over). Readiness is
+# /readyz (docker-compose.yml's check, a Kubernetes readinessProbe, the ledgerstream_ready metric).
+# No curl in slim images: the standard library does the request.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=4 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/livez' % (os.environ.get('WEB_PORT') or '6066'), timeout=4)"]
 
 # Exec form: faust is PID 1 and receives SIGTERM for a clean shutdown (offset commit,
-# RocksDB close). WEB_BIND/WEB_PORT and the rest come from settings (environment).
-CMD ["faust", "-A", "app", "worker", "-l", "info"]
+# RocksDB close). WEB_BIND/WEB_PORT and the rest come from settings (environment); the log
+# level from LOG_LEVEL. --quiet: no banner table on stdout, so LOG_FORMAT=json output is all JSON
+# (the worker logs what the banner said).
+CMD ["faust", "--quiet", "-A", "app", "worker"]

@@ -11,6 +11,8 @@ from pathlib import Path
 import faust
 
 from engine.app import EngineApp
+from engine.telemetry.logs import logging_config
+from engine.telemetry.worker import LedgerWorker
 from settings import Settings, load_settings
 
 __all__ = ["LedgerApp", "create_app", "app"]
@@ -19,11 +21,16 @@ __all__ = ["LedgerApp", "create_app", "app"]
 class LedgerApp(EngineApp):
     """The engine's app (engine/app.py: batch agents, transport, start order) with the web views' token."""
 
-    def __init__(self, *args, web_token: str = "", **kwargs) -> None:
+    def __init__(self, *args, web_token: str = "", web_access_log: bool = False, **kwargs) -> None:
         self._web_token = web_token
+        self._web_access_log = web_access_log
         super().__init__(*args, **kwargs)
 
     def on_webserver_init(self, web) -> None:
+        from engine.telemetry.web import install_request_metrics
+
+        # Outermost: requests refused by the token check are counted (and access-logged) too.
+        install_request_metrics(web, self.metrics, access_log=self._web_access_log)
         if self._web_token:
             from views.auth import require_bearer_token
 
@@ -51,6 +58,11 @@ def create_app(settings: Settings) -> faust.App:
         state_flush_interval_s=settings.state_flush_interval_ms / 1000,
         state_flush_records=settings.state_flush_records,
         state_row_limit_bytes=settings.state_row_limit_bytes,
+        metrics_enabled=settings.metrics_enabled,
+        web_access_log=settings.web_access_log,
+        log_level=settings.log_level,
+        Worker=LedgerWorker,
+        logging_config=logging_config(settings.log_level, settings.log_format),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
         # One folder per app id: state of another app (or an earlier id) is never read as ours.

@@ -85,7 +85,13 @@ class Settings:
         # Every table's rows are designed to stay far below this whatever a key's volume (tables/);
         # one over it is refused, logged, counted on /health and dead-lettered, never sent.
         "STATE_ROW_LIMIT_BYTES", 64 * 1024, help="Largest table row (serialized key and value) written at a flush.")
-    log_level: str = _env("LOG_LEVEL", "info", help="Worker log level.")
+    log_level: str = _env("LOG_LEVEL", "info", help="Worker log level (wins over the CLI's -l when set).")
+    log_format: str = _env(
+        "LOG_FORMAT", "text", help="Worker logs: text, or json (one JSON object per line; run `faust --quiet`).")
+    web_access_log: bool = _env(
+        "WEB_ACCESS_LOG", False, help="Log each web request (method, path, status, time; never headers or query).")
+    metrics_enabled: bool = _env(
+        "METRICS_ENABLED", True, help="Serve Prometheus metrics on /metrics and count what the worker does.")
     # Detection rules (detection/withdrawals.py) and read models.
     large_withdrawal: Decimal = _env("RULE_LARGE_WITHDRAWAL", Decimal("200.00"),
                                      help="A withdrawal of at least this amount is large.")

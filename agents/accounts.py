@@ -15,6 +15,7 @@ from topics import ACCOUNT_CHANGES, faust_topic
 
 from .customers import customer_account_updates
 from .decoding import decoded_changes
+from .provenance import as_source_position, source_of
 from .publishing import publish_balance_low
 
 __all__ = ["project_account_balances"]
@@ -51,7 +52,9 @@ async def project_account_balances(batch: PartitionBatch) -> None:
                 key=customer_id, value=account_update(current, account_id=key, customer_id=customer_id))
 
         if _crossed_below(previous, row, threshold):
-            await publish_balance_low(row, threshold, change)
+            record = batch.current_record
+            await publish_balance_low(row, threshold, change, cause_record=record,
+                                      source=as_source_position(source_of(record, batch.tp.topic, change)))
 
 
 def _key_and_row(change: Change):

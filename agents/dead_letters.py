@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import lru_cache
 
@@ -13,6 +14,8 @@ from ops.deadletters.letters import dead_letter_headers, dead_letter_topic_name,
 from topics import PARTITIONS
 
 __all__ = ["dead_letter", "dead_letter_message", "dead_letter_topic_name", "dead_letter_refused"]
+
+log = logging.getLogger(__name__)
 
 _declared: set = set()
 
@@ -41,6 +44,11 @@ async def dead_letter_message(message: Message, error: Exception, *, agent: str)
                                   now_ms=int(time.time() * 1000))
     key, value, headers = fit_record(message.key, message.value, headers, app.conf.producer_max_request_size)
     await _send_dead_letter(message.topic, key, value, headers)
+    app.metrics.dead_lettered(agent, message.topic, message.partition)
+    log.warning("Dead-lettered %s[%s]@%s to %s: %s", message.topic, message.partition, message.offset,
+                dead_letter_topic_name(message.topic), error,
+                extra={"agent": agent, "topic": message.topic, "partition": message.partition,
+                       "offset": message.offset})
 
 
 class RecordRefused(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import AsyncIterator, Callable, Tuple, TypeVar
 
+from app import app
 from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError, Tombstone
 from cdc.decode import decode_change
@@ -21,7 +22,14 @@ async def decoded_changes(batch: PartitionBatch, project: Callable[[Change], T],
 
     Tombstones (the null record after a delete) are skipped. A record that does not decode, or
     that `project` rejects with a DecodeError, goes to the topic's dead-letter topic with the reason.
+    While the caller works on a change, `batch.current_record` is its record (its source position).
+    Once the batch is done its changes are visible to the views: their freshness (from the source
+    commit) is observed then, per batch, with the partition's last commit time and LSN.
     """
+    metrics = app.metrics
+    measure = metrics.enabled  # off: not even the commit times are collected
+    commit_times = []
+    last = None
     for record in batch.records:
         try:
             change = decode_change(record.key, record.value)
@@ -31,4 +39,11 @@ async def decoded_changes(batch: PartitionBatch, project: Callable[[Change], T],
         except DecodeError as exc:
             await dead_letter_message(batch.message(record), exc, agent=agent)
             continue
+        batch.current_record, last = record, change
+        if measure and change.source.commit_ts_ms is not None:
+            commit_times.append(change.source.commit_ts_ms)
         yield change, projected
+    batch.current_record = None
+    if commit_times:
+        table = f"{last.schema}.{last.table}" if last.schema else str(last.table)
+        metrics.changes_applied(table, batch.tp.topic, batch.tp.partition, commit_times, last.source.lsn)

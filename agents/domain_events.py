@@ -29,6 +29,7 @@ async def handle_domain_events(stream):
         message = event.message
         try:
             domain_event = decode_domain_event(message.key, message.value, message.headers, message.timestamp)
-            await registry.dispatch(domain_event)
+            handled = await registry.dispatch(domain_event)
+            app.metrics.domain_event(domain_event.event_type, domain_event.version, handled > 0)
         except DecodeError as exc:
             await dead_letter(event, exc, agent="handle_domain_events")

@@ -1,18 +1,24 @@
-"""Derived events out: alerts and BalanceLow, wrapped in the envelope and Avro-encoded."""
+"""Derived events out: alerts and BalanceLow, wrapped in the envelope and Avro-encoded.
+
+Each names the source position of the changes behind it (`sources`, WithdrawalAlert v2 and
+BalanceLow v2) and carries a W3C `traceparent` header (agents/provenance.py).
+"""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional, Sequence
 
 from app import app
 from cdc.changes import Change
 from schemas.codec.envelope import encode_envelope, wrap
 from detection.withdrawals import Alert
-from schemas.records import BalanceLowV1, WithdrawalAlertV1
+from schemas.records import BalanceLowV2, SourcePosition, WithdrawalAlertV2
 from topics import BALANCE_LOW, WITHDRAWAL_ALERTS, faust_topic
+
+from .provenance import trace_headers
 
 __all__ = ["publish_alert", "publish_balance_low", "event_id_for", "SOURCE"]
 
@@ -33,25 +39,43 @@ def _correlation(change: Change) -> str:
     return f"ledger-tx-{change.source.tx_id}" if change.source.tx_id is not None else None
 
 
-async def publish_alert(alert: Alert, cause: Change) -> None:
-    payload = WithdrawalAlertV1(
+async def publish_alert(alert: Alert, cause: Change, *, sources: Sequence[SourcePosition] = (),
+                        cause_record: Optional[Any] = None) -> None:
+    """Send the alert; `sources` are the positions of its withdrawals, `cause_record` the trigger's record."""
+    payload = WithdrawalAlertV2(
         alert_id=alert.alert_id, rule=alert.rule, account_id=alert.account_id, trigger_txn_id=alert.trigger_txn_id,
         count=alert.count, total=str(alert.total), window_start=alert.window_start, window_end=alert.window_end,
-        txn_ids=list(alert.txn_ids), detected_at=alert.detected_at,
+        txn_ids=list(alert.txn_ids), detected_at=alert.detected_at, sources=list(sources),
     )
-    envelope = wrap(payload, "WithdrawalAlert", 1, source=SOURCE, partition_key=str(alert.account_id),
-                    event_id=event_id_for(alert.alert_id), correlation_id=_correlation(cause),
-                    occurred_at=alert.window_end)
-    await withdrawal_alerts.send(key=str(alert.account_id).encode(), value=encode_envelope(envelope))
+    event_id = event_id_for(alert.alert_id)
+    envelope = wrap(payload, "WithdrawalAlert", 2, source=SOURCE, partition_key=str(alert.account_id),
+                    event_id=event_id, correlation_id=_correlation(cause), occurred_at=alert.window_end)
+    await _send(withdrawal_alerts, "WithdrawalAlert", key=str(alert.account_id).encode(),
+                value=encode_envelope(envelope),
+                headers=trace_headers(event_id=str(event_id), cause=cause, cause_record=cause_record))
 
 
-async def publish_balance_low(account: Mapping[str, Any], threshold: Decimal, cause: Change) -> None:
+async def publish_balance_low(account: Mapping[str, Any], threshold: Decimal, cause: Change, *,
+                              source: Optional[SourcePosition] = None, cause_record: Optional[Any] = None) -> None:
+    """Send BalanceLow; `source` is the position of the account change that crossed the threshold."""
     crossed_at = datetime.fromisoformat(account["updated_at"])
-    payload = BalanceLowV1(
+    payload = BalanceLowV2(
         account_id=account["account_id"], customer_id=account["customer_id"], balance=account["balance"],
         threshold=str(threshold), currency=account["currency"], crossed_at=crossed_at,
+        sources=[source] if source is not None else [],
     )
-    name = f"balance-low:{account['account_id']}:{cause.source.lsn}"
-    envelope = wrap(payload, "BalanceLow", 1, source=SOURCE, partition_key=str(account["account_id"]),
-                    event_id=event_id_for(name), correlation_id=_correlation(cause), occurred_at=crossed_at)
-    await balance_low.send(key=str(account["account_id"]).encode(), value=encode_envelope(envelope))
+    event_id = event_id_for(f"balance-low:{account['account_id']}:{cause.source.lsn}")
+    envelope = wrap(payload, "BalanceLow", 2, source=SOURCE, partition_key=str(account["account_id"]),
+                    event_id=event_id, correlation_id=_correlation(cause), occurred_at=crossed_at)
+    await _send(balance_low, "BalanceLow", key=str(account["account_id"]).encode(), value=encode_envelope(envelope),
+                headers=trace_headers(event_id=str(event_id), cause=cause, cause_record=cause_record))
+
+
+async def _send(topic, event_type: str, *, key: bytes, value: bytes, headers) -> None:
+    name = topic.get_topic_name()
+    try:
+        delivery = await topic.send(key=key, value=value, headers=headers)
+    except Exception:
+        app.metrics.event_send_failed(name, event_type)
+        raise
+    app.metrics.event_sent(name, event_type, delivery)

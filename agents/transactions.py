@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timezone
 
 from app import app
@@ -18,6 +19,7 @@ from tables.turnover import turnover_by_account_day, turnover_days
 from topics import TRANSACTION_CHANGES, faust_topic
 
 from .decoding import decoded_changes
+from .provenance import as_source_position, source_of
 from .publishing import publish_alert
 
 __all__ = ["fold_transactions"]
@@ -30,9 +32,10 @@ async def fold_transactions(batch: PartitionBatch) -> None:
     """Input ledger.public.transactions, keyed by account id (in commit order per account).
 
     Writes turnover_days and turnover_by_account_day (one row per account and day) and, for
-    withdrawals, withdrawal_history_by_account and alerts_by_account; sends each alert to alerts.withdrawals as it fires. Undecodable records go
-    to ledger.public.transactions.dlq. A batch agent (batching/): the rows it reads and writes are
-    cached and reach the tables at the next flush.
+    withdrawals, withdrawal_history_by_account and alerts_by_account; sends each alert to
+    alerts.withdrawals as it fires. Undecodable records go to ledger.public.transactions.dlq. A batch
+    agent (engine/batching/): the rows it reads and writes are cached and reach the tables at the
+    next flush.
     """
     settings = load_settings()
     rules = settings.rule_settings()
@@ -47,14 +50,20 @@ async def fold_transactions(batch: PartitionBatch) -> None:
         if txn.kind != WITHDRAWAL or txn.amount < rules.large:
             continue
         history = history_from_rows(account, histories.get(account), length=rules.length)
-        new_history, alerts = evaluate_withdrawal(history, txn.as_withdrawal(), rules, datetime.now(timezone.utc))
+        record = batch.current_record
+        withdrawal = dataclasses.replace(txn.as_withdrawal(),
+                                         source=source_of(record, batch.tp.topic, change, txn.txn_id))
+        new_history, alerts = evaluate_withdrawal(history, withdrawal, rules, datetime.now(timezone.utc))
         if new_history != history:
             histories[account] = history_to_rows(new_history)
         if alerts:
+            # The members' positions: kept in the history with each withdrawal (a redelivered one keeps its first).
+            positions = {w.txn_id: w.source for w in (withdrawal, *history) if w.source is not None}
             rows = alert_rows.get(account)
             for alert in alerts:
-                rows = add_alert(rows, alert_row(alert), keep=settings.alerts_kept_per_account)
-                await publish_alert(alert, change)
+                sources = [as_source_position(positions[t]) for t in alert.txn_ids if t in positions]
+                rows = add_alert(rows, alert_row(alert, sources=sources), keep=settings.alerts_kept_per_account)
+                await publish_alert(alert, change, sources=sources, cause_record=record)
             alert_rows[account] = rows
 
 

@@ -40,10 +40,10 @@ another one.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 __all__ = ["RuleSettings", "Withdrawal", "Alert", "History", "evaluate_withdrawal", "RAPID", "BURST"]
 
@@ -73,6 +73,9 @@ class Withdrawal:
     #: Set on a held withdrawal when one with a lower id arrived after it was judged: its first verdict
     #: did not count that one, so a redelivery of it says nothing rather than something else.
     overtaken: bool = False
+    #: Where the withdrawal's change came from (opaque to the rules, kept in the history so an
+    #: alert can name the source of each member); not part of its identity.
+    source: Any = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)

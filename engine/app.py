@@ -12,6 +12,7 @@ from engine.batching import BatchAgents
 from engine.batching.agents import BatchHandler
 from engine.limits import ROW_LIMIT_BYTES
 from engine.startup import BrokerProbe, LedgerBootStrategy
+from engine.telemetry.metrics import Metrics, NullMetrics
 
 __all__ = ["EngineApp"]
 
@@ -25,10 +26,16 @@ class EngineApp(faust.App):
 
     def __init__(self, *args: Any, end_offsets_probe: bool = False, fetch_max_wait_ms: Optional[int] = None,
                  state_flush_interval_s: float = 5.0, state_flush_records: int = 20000,
-                 state_row_limit_bytes: int = ROW_LIMIT_BYTES, **kwargs: Any) -> None:
+                 state_row_limit_bytes: int = ROW_LIMIT_BYTES, metrics_enabled: bool = True,
+                 log_level: str = "info", **kwargs: Any) -> None:
         # Read by transport/kafka.py.
         self.end_offsets_probe = end_offsets_probe
         self.fetch_max_wait_ms = fetch_max_wait_ms
+        #: The level LOG_LEVEL asks for (engine/telemetry/worker.py).
+        self.log_level = log_level
+        #: Prometheus metrics (GET /metrics), or hooks that do nothing when METRICS_ENABLED is off.
+        self.metrics: Metrics | NullMetrics = Metrics() if metrics_enabled else NullMetrics()
+        self.metrics.watch(self)
         self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
                                         flush_records=state_flush_records, row_limit=state_row_limit_bytes)
         super().__init__(*args, **kwargs)

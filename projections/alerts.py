@@ -9,7 +9,8 @@ from detection.withdrawals import Alert
 __all__ = ["alert_row", "add_alert"]
 
 
-def alert_row(alert: Alert) -> Dict[str, Any]:
+def alert_row(alert: Alert, *, sources: Sequence[Dict[str, Any]] = ()) -> Dict[str, Any]:
+    """`sources`: where each withdrawal behind the alert came from (topic, partition, offset, LSN, txid)."""
     return {
         "alert_id": alert.alert_id,
         "rule": alert.rule,
@@ -21,6 +22,7 @@ def alert_row(alert: Alert) -> Dict[str, Any]:
         "window_end": alert.window_end.isoformat(),
         "txn_ids": list(alert.txn_ids),
         "detected_at": alert.detected_at.isoformat(),
+        "sources": [dict(source) for source in sources],
     }
 
 

@@ -7,9 +7,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Dict, List, Optional, Tuple, Type, TypeVar, dataclass_transform
+from typing import Annotated, Any, Dict, List, Optional, Tuple, Type, TypedDict, TypeVar, dataclass_transform
 from uuid import UUID
 
 __all__ = [
@@ -24,7 +25,10 @@ __all__ = [
     "MoneyWithdrawnV1",
     "MoneyWithdrawnV2",
     "WithdrawalAlertV1",
+    "WithdrawalAlertV2",
     "BalanceLowV1",
+    "BalanceLowV2",
+    "SourcePosition",
     "RECORDS",
     "record_class",
     "event_of",
@@ -138,6 +142,44 @@ class BalanceLowV1:
     crossed_at: datetime
 
 
+class SourcePosition(TypedDict):
+    """The nested `SourcePosition` record of WithdrawalAlert v2 and BalanceLow v2: a mapping on both
+    sides of the codec (nested records encode and decode as mappings)."""
+
+    topic: str
+    partition: int
+    offset: int
+    lsn: Optional[int]
+    tx_id: Optional[int]
+    txn_id: Optional[int]
+
+
+@_record
+class WithdrawalAlertV2:
+    alert_id: str
+    rule: str
+    account_id: Long
+    trigger_txn_id: Long
+    count: Int
+    total: Money
+    window_start: datetime
+    window_end: datetime
+    txn_ids: List[Long]
+    detected_at: datetime
+    sources: List[SourcePosition] = dataclasses.field(default_factory=list)
+
+
+@_record
+class BalanceLowV2:
+    account_id: Long
+    customer_id: Long
+    balance: Money
+    threshold: Money
+    currency: str
+    crossed_at: datetime
+    sources: List[SourcePosition] = dataclasses.field(default_factory=list)
+
+
 #: (subject, version) -> record class; "Envelope" is the envelope's subject, the rest are event types.
 RECORDS: Dict[Tuple[str, int], Type[Any]] = {
     ("Envelope", 1): Envelope,
@@ -148,7 +190,9 @@ RECORDS: Dict[Tuple[str, int], Type[Any]] = {
     ("MoneyWithdrawn", 1): MoneyWithdrawnV1,
     ("MoneyWithdrawn", 2): MoneyWithdrawnV2,
     ("WithdrawalAlert", 1): WithdrawalAlertV1,
+    ("WithdrawalAlert", 2): WithdrawalAlertV2,
     ("BalanceLow", 1): BalanceLowV1,
+    ("BalanceLow", 2): BalanceLowV2,
 }
 
 _EVENTS_OF: Dict[Type[Any], Tuple[str, int]] = {cls: key for key, cls in RECORDS.items()}

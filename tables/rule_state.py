@@ -17,16 +17,22 @@ withdrawal_history_by_account = app.Table(
     default=None,
     partitions=PARTITIONS,
     key_type=int,
-    help="Account id -> {held: [[txn_id, amount, created_at], ...] in transaction id order (a fourth "
-         "element true on one a lower id overtook), pruned_through: the highest id pruned, or null}.",
+    help="Account id -> {held: [[txn_id, amount, created_at, overtaken?, source?], ...] in transaction id "
+         "order (overtaken true on one a lower id overtook; source its position, agents/provenance.py), "
+         "pruned_through: the highest id pruned, or null}.",
 )
 
 
 def history_to_rows(history: History) -> Dict[str, Any]:
-    # The overtaken mark only where set: rows stay short for histories that arrive in id order.
-    return {"held": [[w.txn_id, str(w.amount), w.created_at.isoformat()] + ([True] if w.overtaken else [])
-                     for w in history.held],
+    # The overtaken mark and the source position only where set: rows stay short without them.
+    return {"held": [[w.txn_id, str(w.amount), w.created_at.isoformat(), *_marks(w)] for w in history.held],
             "pruned_through": history.pruned_through}
+
+
+def _marks(w: Withdrawal) -> list:
+    if w.source is not None:
+        return [w.overtaken, w.source]
+    return [True] if w.overtaken else []
 
 
 def history_from_rows(account_id: int, rows: Union[None, Mapping[str, Any], Sequence[Sequence]], *,
@@ -46,4 +52,4 @@ def history_from_rows(account_id: int, rows: Union[None, Mapping[str, Any], Sequ
 
 def _withdrawal(account_id: int, row: Sequence) -> Withdrawal:
     return Withdrawal(int(row[0]), account_id, Decimal(row[1]), datetime.fromisoformat(row[2]),
-                      overtaken=len(row) > 3 and bool(row[3]))
+                      overtaken=len(row) > 3 and bool(row[3]), source=row[4] if len(row) > 4 else None)

@@ -32,6 +32,8 @@ def alert_json(payload) -> Dict:
         "trigger_txn_id": payload.trigger_txn_id, "count": payload.count, "total": payload.total,
         "window_start": payload.window_start.isoformat(), "window_end": payload.window_end.isoformat(),
         "txn_ids": list(payload.txn_ids), "detected_at": payload.detected_at.isoformat(),
+        # Where each withdrawal behind the alert came from (WithdrawalAlert v2; none in v1).
+        "sources": list(getattr(payload, "sources", ()) or ()),
     }
 
 
@@ -39,9 +41,11 @@ class AlertFeed:
     """Reads alerts from the topic's end while anyone listens; each listener gets a bounded queue
     of (alert_id, JSON bytes)."""
 
-    def __init__(self, bootstrap_servers: str, *, queue_size: int = 1000) -> None:
+    def __init__(self, bootstrap_servers: str, *, queue_size: int = 1000, metrics=None) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.queue_size = queue_size
+        #: Listener count and dropped alerts go here (engine/telemetry/metrics.py), when given.
+        self.metrics = metrics
         self._listeners: Set[asyncio.Queue] = set()
         self._task: Optional[asyncio.Task] = None
         self._ready = asyncio.Event()
@@ -50,6 +54,7 @@ class AlertFeed:
     async def listen(self) -> AsyncIterator[asyncio.Queue]:
         queue: asyncio.Queue = asyncio.Queue(self.queue_size)
         self._listeners.add(queue)
+        self._count_listeners()
         if self._task is None or self._task.done():
             self._ready.clear()
             self._task = asyncio.ensure_future(self._consume())
@@ -58,6 +63,7 @@ class AlertFeed:
             yield queue
         finally:
             self._listeners.discard(queue)
+            self._count_listeners()
             if not self._listeners and self._task is not None:
                 self._task.cancel()
                 self._task = None
@@ -76,6 +82,10 @@ class AlertFeed:
                                   f"({type(task.exception()).__name__}); retry shortly")
         raise FeedUnavailable(f"the alert feed could not reach the end of {WITHDRAWAL_ALERTS.name} "
                               f"within {timeout:.0f} s; retry shortly")
+
+    def _count_listeners(self) -> None:
+        if self.metrics is not None:
+            self.metrics.live_listeners(len(self._listeners))
 
     def close_all(self) -> None:
         """End every listener's stream (each gets None): the worker is shutting down."""
@@ -111,6 +121,8 @@ class AlertFeed:
                 for queue in list(self._listeners):
                     if queue.full():  # a slow listener loses its oldest alert, not everyone's feed
                         queue.get_nowait()
+                        if self.metrics is not None:
+                            self.metrics.live_alert_dropped()
                     queue.put_nowait(item)
         finally:
             await consumer.stop()

@@ -1,7 +1,8 @@
-"""Bearer token of the web views (WEB_TOKEN): when set, every path but /health needs it.
+"""Bearer token of the web views (WEB_TOKEN): when set, every path but the probes needs it.
 
 A middleware, not a decorator per view, so Faust's own pages (/router, /table/...) and any view
-added later are covered too. /health stays open: orchestrators probe it without credentials.
+added later are covered too, /metrics among them (Prometheus sends the token as a bearer token).
+/health, /livez and /readyz stay open: orchestrators probe them without credentials.
 Workers forward a request's `Authorization` header to the key's owner (views/routing.py).
 """
 
@@ -15,7 +16,7 @@ from aiohttp import web
 __all__ = ["OPEN_PATHS", "token_matches", "bearer_token_middleware", "require_bearer_token"]
 
 #: Paths served without the token.
-OPEN_PATHS = frozenset({"/health"})
+OPEN_PATHS = frozenset({"/health", "/livez", "/readyz"})
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ledgerstream"'}
 
 

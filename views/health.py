@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from faust.exceptions import ConsumerNotStarted
 from faust.web import Request, Response, View
 
 from app import app
+from engine.telemetry.readiness import not_ready_reasons
 from outbox.registry import registry
 
 __all__ = ["get_health"]
@@ -13,18 +13,9 @@ __all__ = ["get_health"]
 
 @app.page("/health")
 async def get_health(view: View, request: Request) -> Response:
-    reasons = []
+    # The same verdict as /readyz (views/probes.py), with the batch agents' progress.
+    reasons = not_ready_reasons(app)
     probe = app.broker_probe
-    if not probe.reachable:
-        reasons.append("broker unreachable")
-    # The Kafka services start once the broker first answers: until then there is nothing to ask them.
-    if probe.answered:
-        if app.rebalancing:
-            reasons.append("rebalancing")
-        if not app.tables.recovery.completed.is_set():
-            reasons.append("recovering tables from their changelogs")
-        if not _assignment():
-            reasons.append("no partitions assigned yet")
     body = {"status": "not-ready" if reasons else "ready", "reasons": reasons,
             "unhandled_domain_events": dict(registry.unhandled),
             # Records each batch agent has handled, and when the first and last were (epoch seconds).
@@ -35,9 +26,3 @@ async def get_health(view: View, request: Request) -> Response:
         body["broker"] = probe.unreachable
     return view.json(body, status=503 if reasons else 200)
 
-
-def _assignment():
-    try:
-        return app.consumer.assignment()
-    except ConsumerNotStarted:  # starting right after the broker first answered
-        return set()

@@ -24,7 +24,7 @@ _feed: Optional[AlertFeed] = None
 def _alert_feed() -> AlertFeed:
     global _feed
     if _feed is None:
-        _feed = AlertFeed(load_settings().kafka_bootstrap)
+        _feed = AlertFeed(load_settings().kafka_bootstrap, metrics=app.metrics)
     return _feed
 
 

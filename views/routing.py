@@ -17,6 +17,8 @@ from faust.web import Request, Response, View
 from faust.web.exceptions import ServiceUnavailable
 from yarl import URL
 
+from engine.telemetry.web import view_of
+
 __all__ = ["partition_of", "owner_url", "routed"]
 
 #: Set on a forwarded request: its receiver answers it, whatever it believes about ownership,
@@ -68,7 +70,14 @@ async def _forward(view: View, request: Request, owner: str) -> Response:
     target = URL(owner).with_path(request.path).with_query(request.query)
     headers = {name: request.headers[name] for name in _FORWARDED_HEADERS if name in request.headers}
     headers[ROUTED_HEADER] = str(view.app.conf.canonical_url)
-    async with view.app.http_client.get(target, headers=headers) as response:
-        body = await response.read()
-        served_by = {SERVED_BY_HEADER: response.headers.get(SERVED_BY_HEADER, owner)}
-        return view.bytes(body, content_type=response.content_type, status=response.status, headers=served_by)
+    metrics = getattr(view.app, "metrics", None)
+    failed = True  # until the owner answered
+    try:
+        async with view.app.http_client.get(target, headers=headers) as response:
+            body = await response.read()
+            failed = False
+            served_by = {SERVED_BY_HEADER: response.headers.get(SERVED_BY_HEADER, owner)}
+            return view.bytes(body, content_type=response.content_type, status=response.status, headers=served_by)
+    finally:
+        if metrics is not None:
+            metrics.forwarded(view_of(request), failed)

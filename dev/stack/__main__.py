@@ -15,13 +15,13 @@ from .layout import StackLayout
 from .manager import down, status, up
 from .processes import StackError
 
-SERVICES = ("kafka", "postgres", "connect")
+SERVICES = ("kafka", "postgres", "connect", "prometheus")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dev.stack", description="Run the local stack as plain processes.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start the broker, PostgreSQL and Kafka Connect; migrate; apply connectors")
+    commands.add_parser("up", help="start the broker, PostgreSQL, Kafka Connect and Prometheus; migrate; apply connectors")
     down_cmd = commands.add_parser("down", help="stop everything the stack started")
     down_cmd.add_argument("--purge", action="store_true", help="also delete the state folder (.stack)")
     commands.add_parser("status", help="what runs where")
@@ -41,7 +41,7 @@ def main(argv=None) -> int:
         elif args.command == "status":
             for row in status(layout):
                 pid = f"pid {row.pid}" if row.pid else ""
-                print(f"{row.name:<9} {row.state:<9} {pid:<11} {row.address}")
+                print(f"{row.name:<10} {row.state:<9} {pid:<11} {row.address}")
         elif args.command == "logs":
             return _logs(layout, args)
         elif args.command == "migrate":

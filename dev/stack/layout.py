@@ -24,12 +24,14 @@ class StackLayout:
     external_kafka: Optional[str]
     external_database: Optional[str]
     external_connect: Optional[str]
+    prometheus_port: int = 9090
 
     #: The environment variable that changes each port, for the "port taken" message.
     PORT_SETTINGS = {
         "kafka": "STACK_KAFKA_PORT",
         "postgres": "STACK_POSTGRES_PORT",
         "connect": "STACK_CONNECT_PORT",
+        "prometheus": "STACK_PROMETHEUS_PORT",
     }
 
     @classmethod
@@ -41,6 +43,7 @@ class StackLayout:
         postgres_port = _port(environ, "STACK_POSTGRES_PORT", 5433)
         connect_port = _port(environ, "STACK_CONNECT_PORT", 8083)
         web_port = _port(environ, "WEB_PORT", 6066)
+        prometheus_port = _port(environ, "STACK_PROMETHEUS_PORT", 9090)
         local = cls(root, kafka_port, postgres_port, connect_port, web_port, None, None, None)
         # A variable that names our own local service (e.g. from a sourced .stack/env)
         # is not the user's own service.
@@ -49,6 +52,7 @@ class StackLayout:
             _external(environ, "KAFKA_BOOTSTRAP", local.kafka_bootstrap),
             _external(environ, "DATABASE_URL", local.database_url),
             _external(environ, "CONNECT_URL", local.connect_url),
+            prometheus_port,
         )
 
     # Addresses of the local services.
@@ -63,6 +67,10 @@ class StackLayout:
     @property
     def connect_url(self) -> str:
         return self.external_connect or f"http://127.0.0.1:{self.connect_port}"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.prometheus_port}"
 
     @property
     def web_url(self) -> str:

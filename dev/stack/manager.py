@@ -21,6 +21,7 @@ from .connect import connect_ready, connect_running, start_connect, stop_connect
 from .kafka_topics import ensure_topics
 from .layout import StackLayout
 from .postgres import postgres_pid, postgres_running, start_postgres, stop_postgres
+from .prometheus import prometheus_binary, prometheus_running, start_prometheus, stop_prometheus
 from .processes import StackError, port_is_free, port_is_open, read_pid
 
 __all__ = ["up", "down", "status", "ServiceStatus"]
@@ -79,6 +80,14 @@ def up(layout: StackLayout, say: Say = _print) -> None:
     apply_connectors(ConnectClient(layout.connect_url), load_connectors(),
                      say=lambda line: say(f"connector {line}"))
 
+    if prometheus_running(layout):
+        say(f"prometheus: running at {layout.prometheus_url}")
+    elif prometheus_binary() is None:
+        say("prometheus: not installed (`make setup` installs it); the stack runs without it")
+    else:
+        say("prometheus: starting")
+        start_prometheus(layout)
+
     layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in layout.env_values().items()))
     say(f"ready: addresses in {layout.env_file}")
 
@@ -126,6 +135,8 @@ def _check_ports(layout: StackLayout) -> None:
         wanted.append(("postgres", layout.postgres_port))
     if not layout.external_connect and not connect_running(layout):
         wanted.append(("connect", layout.connect_port))
+    if prometheus_binary() is not None and not prometheus_running(layout):
+        wanted.append(("prometheus", layout.prometheus_port))
     for service, port in wanted:
         if not port_is_free("127.0.0.1", port) or port_is_open("127.0.0.1", port):
             setting = StackLayout.PORT_SETTINGS[service]
@@ -137,6 +148,9 @@ def down(layout: StackLayout, *, purge: bool = False, say: Say = _print) -> None
     if connect_running(layout):
         say("connect: stopping")
     stop_connect(layout)
+    if prometheus_running(layout):
+        say("prometheus: stopping")
+    stop_prometheus(layout)
     if broker_running(layout):
         say("kafka: stopping")
     stop_broker(layout)
@@ -184,4 +198,9 @@ def status(layout: StackLayout) -> List[ServiceStatus]:
         if connect_running(layout):
             state = "running" if connect_ready(layout.connect_url) else "starting"
         rows.append(ServiceStatus("connect", state, read_pid(layout.pid_file(CONNECT)), layout.connect_url))
+    if prometheus_binary() is not None:
+        from .prometheus import SERVICE as PROMETHEUS
+
+        rows.append(ServiceStatus("prometheus", "running" if prometheus_running(layout) else "stopped",
+                                  read_pid(layout.pid_file(PROMETHEUS)), layout.prometheus_url))
     return rows

@@ -16,6 +16,7 @@ from .alert_printer import print_alerts_in_background
 from .processes import stop_process
 from .layout import REPO_ROOT, StackLayout
 from .manager import down, status, up
+from .prometheus import add_scrape_target, prometheus_running, remove_scrape_target
 from .processes import StackError
 from .workers import start_worker, wait_ready, worker_env
 
@@ -39,6 +40,7 @@ def main() -> int:
         worker_log = layout.log_file("worker-1")
         worker = start_worker(worker_env(layout, "worker-1", web_port=layout.web_port), worker_log)
         children.append(worker)
+        add_scrape_target(layout, "worker-1", layout.web_port, {"app_id": "ledgerstream"})
         print(f"worker: starting (log {worker_log.relative_to(REPO_ROOT)})", flush=True)
         wait_ready(layout.web_url, worker)
         ledger_log = layout.log_file("ledger")
@@ -65,6 +67,7 @@ def main() -> int:
         print("\nstopping", flush=True)
         for child in reversed(children):
             stop_process(child, timeout=20)
+        remove_scrape_target(layout, "worker-1")
         if started_stack:
             down(layout)
 
@@ -73,13 +76,16 @@ def _print_urls(layout: StackLayout) -> None:
     web = layout.web_url
     print(
         "\nledgerstream is running. Open:\n"
-        f"  {web}/health              worker readiness\n"
+        f"  {web}/readyz              worker readiness (/livez: liveness)\n"
+        f"  {web}/metrics             the worker's Prometheus metrics\n"
         f"  {web}/accounts/1          an account's live balance (any id the demo ledger opened)\n"
         f"  {web}/accounts/1/turnover today's deposits and withdrawals of the account\n"
         f"  {web}/customers/1         a customer's accounts and total balance\n"
         f"  {web}/alerts/1            the account's fraud alerts, oldest first\n"
         f"  {web}/live/alerts         new alerts as they happen (Server-Sent Events)\n"
         f"  {redact(layout.connect_url)}/connectors/ledger-postgres/status   the Debezium connector\n"
+        + (f"  {layout.prometheus_url}/graph?g0.expr=ledgerstream_consumer_lag_records   Prometheus (lag, freshness...)\n"
+           if prometheus_running(layout) else "") +
         "Logs: .stack/logs/ (worker-1.log, ledger.log, kafka.log, postgres.log, connect.log)\n"
         "New alerts are printed below as the demo ledger's bursts trigger them.\n"
         "Press Ctrl-C to stop everything this started.\n",

@@ -9,12 +9,12 @@ import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, List, Mapping, Optional
 
 from .layout import REPO_ROOT, StackLayout
 from .processes import wait_until
 
-__all__ = ["worker_env", "start_worker", "health", "wait_ready"]
+__all__ = ["worker_env", "worker_command", "start_worker", "health", "wait_ready"]
 
 
 def worker_env(layout: StackLayout, name: str, *, web_port: int, app_id: str = "ledgerstream",
@@ -32,12 +32,18 @@ def worker_env(layout: StackLayout, name: str, *, web_port: int, app_id: str = "
     }
 
 
+def worker_command(env: Mapping[str, str]) -> List[str]:
+    """The worker's command line; with LOG_FORMAT=json the CLI prints no banner (every line is JSON)."""
+    quiet = ["--quiet"] if env.get("LOG_FORMAT") == "json" else []
+    return [sys.executable, "-m", "faust", *quiet, "-A", "app", "worker", "-l", env.get("LOG_LEVEL", "info")]
+
+
 def start_worker(env: Mapping[str, str], log_file: Path) -> subprocess.Popen:
     """A worker process in its own session, logging to `log_file`."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "faust", "-A", "app", "worker", "-l", env.get("LOG_LEVEL", "info")],
+            worker_command(env),
             cwd=REPO_ROOT, env=dict(env), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )

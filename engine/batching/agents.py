@@ -30,6 +30,8 @@ from faust.types import TP, TableT, TopicT
 from engine import faust_internals as internals
 from engine.faust_internals import BatchConsumer
 from engine.limits import ROW_LIMIT_BYTES, RefusedRecords
+from engine.telemetry.logs import record_context
+from engine.telemetry.metrics import NullMetrics
 
 from .state import CachedRows, PartitionState
 
@@ -47,6 +49,9 @@ class PartitionBatch:
     records: Sequence[Any]
     _state: PartitionState
     _to_message: Callable[[TP, Any], Any]
+    #: The record the agent is working on, where it says so (agents/decoding.py): derived events
+    #: name it as their source position.
+    current_record: Any = None
 
     def rows(self, table: TableT) -> CachedRows:
         """The table's rows as this agent sees them (cached; written back at the next flush)."""
@@ -58,6 +63,7 @@ class PartitionBatch:
 
 
 _NOT_CACHED = object()
+_NO_METRICS = NullMetrics()
 
 BatchHandler = Callable[[PartitionBatch], Awaitable[None]]
 
@@ -90,6 +96,7 @@ class BatchAgents:
         self._names: Dict[str, str] = {}
         self._states: Dict[int, PartitionState] = {}  # by partition number
         self._progress: Dict[str, _Progress] = {}
+        self._agents: Dict[str, str] = {}  # topic -> the agent's short name (a metrics and log label)
         # Held while a batch is handled or flushed; revocation waits for it, so a partition's
         # cache is never dropped (or its tables closed) under a running batch.
         self.lock = asyncio.Lock()
@@ -103,6 +110,7 @@ class BatchAgents:
             self.topics[name] = topic
             self._handlers[name] = handler
             self._names[name] = f"{handler.__module__}.{handler.__qualname__}"
+            self._agents[name] = handler.__name__
             self._progress[name] = _Progress()
 
     def subscribe(self) -> None:
@@ -123,6 +131,14 @@ class BatchAgents:
                 if value is not _NOT_CACHED:
                     return value
         return table.get(key)
+
+    def cache_sizes(self):
+        """(partition, rows cached per table, rows changed per table) of every partition held."""
+        return [(p, *state.cache_sizes()) for p, state in sorted(self._states.items())]
+
+    @property
+    def metrics(self):
+        return getattr(self.app, "metrics", None) or _NO_METRICS
 
     def progress(self) -> Dict[str, Dict[str, Any]]:
         return {self._names[name]: {"topic": name, **p.as_dict()} for name, p in self._progress.items()}
@@ -157,8 +173,14 @@ class BatchAgents:
         # Offsets skipped between two batches (compacted away, transaction markers) are done too.
         first = records[0].offset if read_offset is None else min(read_offset, records[0].offset)
         started = time.time()
-        with state.current():
+        metrics = self.metrics
+        dead_before = metrics.dead_letters_of(tp.topic, tp.partition)
+        began = time.perf_counter()
+        with state.current(), record_context(self._agents[tp.topic], tp.topic, tp.partition, records[0].offset):
             await self._handlers[tp.topic](PartitionBatch(tp, records, state, partial(internals.to_message, consumer)))
+        metrics.batch_done(self._agents[tp.topic], tp.topic, tp.partition, len(records),
+                           len(records) - (metrics.dead_letters_of(tp.topic, tp.partition) - dead_before),
+                           time.perf_counter() - began)
         last = records[-1].offset
         internals.set_read_offset(consumer, tp, last + 1)
         state.processed(tp, first, last, len(records))
@@ -177,17 +199,23 @@ class BatchAgents:
         async with self.lock:
             due = [s for s in self._states.values()
                    if force or s.due(self.flush_interval_s, self.flush_records, now)]
+            began = time.perf_counter()
             if due:
                 await self._events_delivered()
             for state in due:
-                acked += self._flush(consumer, state)
+                # The first flush's time includes waiting for the events sent before it.
+                acked += self._flush(consumer, state, began=began)
+                began = None
         if acked:
             await internals.commit_if_due(consumer)
         return acked
 
-    def _flush(self, consumer: BatchConsumer, state: PartitionState) -> int:
+    def _flush(self, consumer: BatchConsumer, state: PartitionState, *, began: Optional[float] = None) -> int:
         acked = 0
-        for tp, done in state.write_back(row_limit=self.row_limit, refuse=self.refused.refuse).items():
+        began = time.perf_counter() if began is None else began
+        offsets = state.write_back(row_limit=self.row_limit, refuse=self.refused.refuse)
+        self.metrics.flushed(state.partition, time.perf_counter() - began, state.written)
+        for tp, done in offsets.items():
             committed = internals.committed_offset(consumer, tp)
             if committed is not None and done.start < committed:
                 done = range(committed, done.stop)

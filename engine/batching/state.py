@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 from faust.events import Event
 from faust.types import TP, TableT
@@ -27,12 +27,14 @@ class CachedRows:
     cached or not.
     """
 
-    __slots__ = ("table", "_values", "_dirty")
+    __slots__ = ("table", "_values", "_dirty", "changelog_records")
 
     def __init__(self, table: TableT) -> None:
         self.table = table
         self._values: Dict[Any, Any] = {}
         self._dirty: Set[Any] = set()
+        #: Changelog records the last write_back produced (a delete of a row never stored makes none).
+        self.changelog_records = 0
 
     def get(self, key: Any, default: Any = None) -> Any:
         value = self._values.get(key, _MISSING)
@@ -67,13 +69,14 @@ class CachedRows:
         """
         table, values = self.table, self._values
         topic = table.changelog_topic if row_limit is not None else None
+        unstored = 0
         for key in self._dirty:
             value = values[key]
             if value is _DELETED:
                 try:
                     del table[key]
                 except KeyError:  # never stored: nothing to delete
-                    pass
+                    unstored += 1
                 continue
             if topic is not None:
                 key_bytes = topic.prepare_key(key, None)[0] or b""
@@ -83,9 +86,11 @@ class CachedRows:
                         refuse(Refusal(topic.get_topic_name(), partition, key_bytes, size,
                                        f"row of {size} bytes is over the row limit of {row_limit} bytes; not "
                                        f"written, the table keeps the key's previous row"))
+                    unstored += 1
                     continue
             table[key] = value
         written = len(self._dirty)
+        self.changelog_records = written - unstored
         # Rows read but not changed stay valid (batch agents are the partition's only writers of
         # these tables), yet are dropped too: the cache holds one interval's working set, not the table.
         self._values.clear()
@@ -112,6 +117,12 @@ class PartitionState:
         self._pending: Dict[TP, List[int]] = {}  # tp -> [first, last] offset processed since the last flush
         self.pending_records = 0
         self.pending_since = 0.0                 # monotonic time of the first pending record
+        self.written: Dict[str, Tuple[int, int]] = {}  # the last flush's (rows, changelog records) per table
+
+    def cache_sizes(self) -> Tuple[Dict[str, int], Dict[str, int]]:
+        """Rows cached and rows changed since the last flush, per table name."""
+        return ({name: len(rows._values) for name, rows in self._rows.items()},
+                {name: len(rows._dirty) for name, rows in self._rows.items()})
 
     def rows(self, table: TableT) -> CachedRows:
         rows = self._rows.get(table.name)
@@ -144,10 +155,15 @@ class PartitionState:
 
     def write_back(self, *, row_limit: Optional[int] = None,
                    refuse: Optional[Callable[[Refusal], None]] = None) -> Dict[TP, range]:
-        """Flush the cached rows into the tables; returns, per topic partition, the offsets now done."""
+        """Flush the cached rows into the tables; returns, per topic partition, the offsets now done.
+
+        `written` then holds, per table name, (rows written, changelog records) of this flush.
+        """
+        written = self.written = {}
         with self.current():
-            for rows in self._rows.values():
-                rows.write_back(row_limit=row_limit, partition=self.partition, refuse=refuse)
+            for name, rows in self._rows.items():
+                written[name] = (rows.write_back(row_limit=row_limit, partition=self.partition, refuse=refuse),
+                                 rows.changelog_records)
         done = {tp: range(first, last + 1) for tp, (first, last) in self._pending.items()}
         self._pending.clear()
         self.pending_records = 0

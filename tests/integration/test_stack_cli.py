@@ -32,14 +32,15 @@ def parse_status(output: str) -> dict:
 
 
 def test_up_twice_is_harmless_and_down_leaves_no_process(tmp_path):
-    ports = {"STACK_KAFKA_PORT": free_port(), "STACK_POSTGRES_PORT": free_port(), "STACK_CONNECT_PORT": free_port()}
+    ports = {"STACK_KAFKA_PORT": free_port(), "STACK_POSTGRES_PORT": free_port(), "STACK_CONNECT_PORT": free_port(),
+             "STACK_PROMETHEUS_PORT": free_port()}
     env = base_env(STACK_DIR=str(tmp_path / "stack"), **{k: str(v) for k, v in ports.items()})
     try:
         first = run_stack(env, "up")
         assert first.returncode == 0, first.stderr
         before = parse_status(run_stack(env, "status").stdout)
         assert {name: state for name, (state, _) in before.items()} == {
-            "kafka": "running", "postgres": "running", "connect": "running"}
+            "kafka": "running", "postgres": "running", "connect": "running", "prometheus": "running"}
         assert all(pid_alive(pid) for _, pid in before.values())
 
         second = run_stack(env, "up")
@@ -66,7 +67,8 @@ def test_a_taken_port_is_one_line_naming_the_port_and_its_setting(tmp_path):
         squatter.listen()
         port = squatter.getsockname()[1]
         env = base_env(STACK_DIR=str(tmp_path / "stack"), STACK_KAFKA_PORT=str(port),
-                       STACK_POSTGRES_PORT=str(free_port()), STACK_CONNECT_PORT=str(free_port()))
+                       STACK_POSTGRES_PORT=str(free_port()), STACK_CONNECT_PORT=str(free_port()),
+                       STACK_PROMETHEUS_PORT=str(free_port()))
         result = run_stack(env, "up", timeout=60)
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()

@@ -56,7 +56,7 @@ def _two_workers(stack_env, tokens: Tuple[str, str]) -> Iterator[List[Tuple[str,
             name = f"{app_id}-{n}"
             port = free_port()
             env = worker_env(layout, name, web_port=port, app_id=app_id, extra={
-                "WEB_TOKEN": token, "WEB_CANONICAL_URL": f"http://127.0.0.1:{port}",
+                "WEB_TOKEN": token, "WEB_CANONICAL_URL": f"http://127.0.0.1:{port}", "WEB_ACCESS_LOG": "true",
                 "DATABASE_URL": f"postgresql://ledger:{DB_SECRET}@127.0.0.1:{layout.postgres_port}/ledger"})
             log = layout.log_file(name)
             workers.append((f"http://127.0.0.1:{port}", start_worker(env, log), str(log)))
@@ -80,7 +80,7 @@ def disagreeing(stack_env) -> Iterator[List[Tuple[str, subprocess.Popen, str]]]:
     yield from _two_workers(stack_env, (TOKEN, f"other-{TOKEN}"))
 
 
-VIEWS = ["/accounts/1", "/accounts/1/turnover", "/customers/1", "/alerts/1", "/live/alerts",
+VIEWS = ["/accounts/1", "/accounts/1/turnover", "/customers/1", "/alerts/1", "/live/alerts", "/metrics",
          # Faust's own pages are behind the token too: /table dumps table contents.
          "/router/", "/table/balance_by_account/", "/nowhere"]
 
@@ -101,6 +101,11 @@ def test_every_view_but_health_needs_the_token(secured, path):
 def test_health_is_open_and_the_token_opens_the_views(secured):
     url = secured[0][0]
     assert request(f"{url}/health")[0] == 200
+    assert request(f"{url}/livez")[0] == 200 and request(f"{url}/readyz")[0] == 200
+    assert request(f"{url}/metrics")[0] == 401
+    status, headers, body = request(f"{url}/metrics", TOKEN)
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert b'ledgerstream_http_requests_total{method="GET",status="401",view="/metrics"}' in body
     status, _, body = request(f"{url}/accounts/999999999", TOKEN)
     assert (status, body["error"]) == (404, "account 999999999 not found")
     status, _, body = request(f"{url}/accounts/abc", TOKEN)
@@ -185,6 +190,9 @@ def test_no_secret_in_the_worker_logs(secured):
         text = open(log, encoding="utf-8", errors="replace").read()
         assert text, log
         assert DB_SECRET not in text and TOKEN not in text
+    # The access log (WEB_ACCESS_LOG) has the requests, refused ones included, and still no token.
+    first = open(secured[0][2], encoding="utf-8", errors="replace").read()
+    assert "GET /accounts/1 401" in first
 
 
 def test_the_stack_commands_print_no_password(stack_env, tmp_path):

@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from dev.stack.layout import REPO_ROOT, StackLayout
+from dev.stack.prometheus import add_scrape_target
 from dev.stack.workers import start_worker, wait_ready, worker_env
 
 #: The test stack's folder and ports, apart from a stack a developer runs with `make up`.
@@ -25,6 +26,7 @@ TEST_STACK = {
     "STACK_KAFKA_PORT": os.environ.get("TEST_STACK_KAFKA_PORT") or "19092",
     "STACK_POSTGRES_PORT": os.environ.get("TEST_STACK_POSTGRES_PORT") or "15433",
     "STACK_CONNECT_PORT": os.environ.get("TEST_STACK_CONNECT_PORT") or "18083",
+    "STACK_PROMETHEUS_PORT": os.environ.get("TEST_STACK_PROMETHEUS_PORT") or "19090",
 }
 _SERVICE_VARS = ("KAFKA_BOOTSTRAP", "DATABASE_URL", "CONNECT_URL", "WEB_URL")
 
@@ -71,6 +73,8 @@ class Worker:
     url: str
     process: subprocess.Popen
     log: Path
+    #: Its Prometheus target file (dev/stack/prometheus.py), removed when it stops.
+    scrape_target: Optional[Path] = None
 
     def kill(self) -> None:
         """SIGKILL the worker (its own process group): a crash, with no chance to commit or flush."""
@@ -79,6 +83,8 @@ class Worker:
 
     def stop(self, timeout: float = 30) -> None:
         """A clean shutdown (SIGTERM), or SIGKILL when it does not end within `timeout`."""
+        if self.scrape_target is not None:
+            self.scrape_target.unlink(missing_ok=True)
         if self.process.poll() is not None:
             return
         self.process.terminate()
@@ -92,15 +98,18 @@ def _worker_factory(stack_env: Dict[str, str], started: List[Worker]):
     layout = StackLayout.from_env(stack_env)
 
     def start(app_id: str = "", name: str = "", ready_timeout: float = 120,
-              env: Optional[Mapping[str, str]] = None) -> Worker:
-        """`env` adds settings (environment variables) for this worker."""
+              env: Optional[Mapping[str, str]] = None, wait: bool = True) -> Worker:
+        """`env` adds settings (environment variables) for this worker; `wait=False` returns before it is ready."""
         app_id = app_id or f"test-{uuid.uuid4().hex[:8]}"
         name = name or f"{app_id}-{len(started)}"
         port = free_port()
         env = worker_env(layout, name, web_port=port, app_id=app_id, extra=env)
         worker = Worker(f"http://127.0.0.1:{port}", start_worker(env, layout.log_file(name)), layout.log_file(name))
         started.append(worker)
-        wait_ready(worker.url, worker.process, timeout=ready_timeout)
+        # The stack's Prometheus scrapes every test worker (labelled with its app id) while it runs.
+        worker.scrape_target = add_scrape_target(layout, name, port, {"app_id": app_id})
+        if wait:
+            wait_ready(worker.url, worker.process, timeout=ready_timeout)
         return worker
 
     return start

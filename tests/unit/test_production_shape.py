@@ -25,8 +25,9 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 CONNECTORS_DIR = ROOT / "ops" / "connectors"
 
-WORKER_CMD = ["faust", "-A", "app", "worker", "-l", "info"]
-EXPECTED_SERVICES = {"kafka", "postgres", "connect", "connectors", "worker-1", "worker-2"}
+# --quiet: no banner on stdout (JSON logs stay JSON); the level comes from LOG_LEVEL.
+WORKER_CMD = ["faust", "--quiet", "-A", "app", "worker"]
+EXPECTED_SERVICES = {"kafka", "postgres", "connect", "connectors", "worker-1", "worker-2", "prometheus", "grafana"}
 DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -305,7 +306,7 @@ def test_published_ports_bind_to_loopback_only(services):
                 host_ip = parts[0] if len(parts) == 3 else None
                 published.append(parts[-2] if len(parts) >= 2 else None)
             assert host_ip == "127.0.0.1", f"{name} publishes {port!r} beyond loopback"
-    assert sorted(map(str, published)) == ["6066", "6067"]
+    assert sorted(map(str, published)) == ["3000", "6066", "6067", "9090"]
 
 
 def test_no_literal_secrets_in_compose(services):
@@ -372,13 +373,15 @@ def test_dockerfile_cmd_is_exec_form(dockerfile):
     assert json.loads(cmds[0]) == WORKER_CMD
 
 
-def test_dockerfile_health_check_probes_health_endpoint(dockerfile):
+def test_dockerfile_health_check_probes_liveness(dockerfile):
+    # Liveness, never readiness: an orchestrator that restarts unhealthy containers must not kill
+    # a worker recovering its tables (/readyz says 503 all along a recovery).
     checks = instructions_of(dockerfile, "HEALTHCHECK")
     assert len(checks) == 1
     match = re.search(r"\bCMD\s+(\[.*\])\s*$", checks[0])
     assert match, "HEALTHCHECK is not in exec form"
     command = json.loads(match.group(1))
-    assert command[0] == "python" and "/health" in " ".join(command)
+    assert command[0] == "python" and "/livez" in " ".join(command) and "/readyz" not in " ".join(command)
     assert "6066" in instructions_of(dockerfile, "EXPOSE")[0].split()
 
 
@@ -440,3 +443,21 @@ def test_dockerignore_keeps_local_state_and_secrets_out():
         assert required in patterns, f".dockerignore does not exclude {required}"
     for needed in ("app.py", "settings.py", "ops", "requirements.lock"):
         assert needed not in patterns, f".dockerignore excludes {needed}, which the image needs"
+
+
+def test_compose_workers_report_readiness_and_log_json(services):
+    for name in ("worker-1", "worker-2"):
+        check = " ".join(services[name]["healthcheck"]["test"])
+        assert "/readyz" in check, f"{name}: compose health is readiness"
+        assert env_of(services[name]).get("LOG_FORMAT") == "json"
+
+
+def test_prometheus_and_grafana_get_their_config_from_deploy(services):
+    mounts = {svc: [str(v).split(":")[0] for v in services[svc].get("volumes") or []]
+              for svc in ("prometheus", "grafana")}
+    for svc, sources in mounts.items():
+        for source in sources:
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), f"{svc}: {source} does not exist"
+    assert "./deploy/prometheus/rules" in mounts["prometheus"]
+    assert "./deploy/grafana/dashboards" in mounts["grafana"]

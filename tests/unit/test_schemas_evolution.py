@@ -183,7 +183,7 @@ def test_a_missing_lock_file_is_a_problem_and_lock_writes_it(schemas_copy):
         "fingerprints.lock is missing: run `python -m schemas lock` to publish the schema files"
     ]
     added, problems = lock_schemas(schemas_copy)
-    assert problems == [] and len(added) == 9
+    assert problems == [] and len(added) == len(list(schemas_copy.rglob("*.avsc")))
     assert (schemas_copy / LOCK_FILE).read_text() == (SCHEMAS_DIR / LOCK_FILE).read_text()
 
 

@@ -19,8 +19,8 @@ EVENT_TYPES = {
     "AccountFrozen": [1],
     "MoneyDeposited": [1],
     "MoneyWithdrawn": [1, 2],
-    "WithdrawalAlert": [1],
-    "BalanceLow": [1],
+    "WithdrawalAlert": [1, 2],
+    "BalanceLow": [1, 2],
 }
 
 

@@ -101,9 +101,10 @@ def test_env_vars_names_the_addresses_of_every_service():
 def test_every_env_var_is_read_by_from_env():
     # A value set for each variable shows up on the settings: no name in ENV_VARS is dead.
     defaults = Settings.from_env({})
-    yes_no = {"BROKER_END_OFFSETS_PROBE"}
+    # Yes/no settings get the opposite of their default.
+    yes_no = {"BROKER_END_OFFSETS_PROBE": "true", "WEB_ACCESS_LOG": "true", "METRICS_ENABLED": "false"}
     for name in ENV_VARS:
-        changed = Settings.from_env({name: "true" if name in yes_no else "7"})
+        changed = Settings.from_env({name: yes_no.get(name, "7")})
         assert changed != defaults, f"{name} changes nothing"
 
 

@@ -1,0 +1,1 @@
+"""Telemetry of a worker: Prometheus metrics, readiness, JSON logs with record context, trace context."""
