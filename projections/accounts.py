@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Tuple, cast
 
 from cdc.changes import Change, DecodeError, Op
 
@@ -40,7 +40,8 @@ def account_view(change: Change) -> Optional[AccountView]:
         "updated_at": timestamp_text(row, "accounts", "updated_at"),
         "source_lsn": change.source.lsn,
         # Where in the database's history this row comes from, to recognise redeliveries.
-        "source_position": list(change.source.order()) if change.source.order() else None,
+        # (order() is pure: the second call returns the position the first one found.)
+        "source_position": list(cast(Tuple[int, int], change.source.order())) if change.source.order() else None,
     }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, cast
 
 from cdc.changes import Change, DecodeError, Op
 
@@ -90,7 +90,8 @@ def activity_update(*, customer_id: int, at: str) -> Dict[str, Any]:
     return {"kind": "activity", "customer_id": customer_id, "at": at}
 
 
-def fold_account_update(overviews, pages, page_of, update: Mapping[str, Any], *, page_size: int = PAGE_SIZE) -> None:
+def fold_account_update(overviews: Any, pages: Any, page_of: Any, update: Mapping[str, Any], *,
+                        page_size: int = PAGE_SIZE) -> None:
     """Fold one update into the customer row, the account's page and its page-of row.
 
     `overviews` (customer id -> customer row), `pages` (page key -> page row) and `page_of` (page-of
@@ -116,7 +117,8 @@ def fold_account_update(overviews, pages, page_of, update: Mapping[str, Any], *,
     if update["deleted"]:
         if page_no is None:
             return  # never listed, or already gone
-        entries = {k: v for k, v in page["accounts"].items() if k != str(account_id)}
+        # A listed account (page_no is not None) always has its page.
+        entries = {k: v for k, v in cast(Dict[str, Any], page)["accounts"].items() if k != str(account_id)}
         if entries:
             pages[page_key(customer_id, page_no)] = {"accounts": entries}
         else:
@@ -134,7 +136,9 @@ def fold_account_update(overviews, pages, page_of, update: Mapping[str, Any], *,
         page_no = current["pages"] - 1
         current["open_page_size"] += 1
         page_of[where] = page_no
-    pages[page_key(customer_id, page_no)] = {"accounts": {**page["accounts"], str(account_id): new}}
+    # Every path here has a page: the listed account's, or the one picked for it above.
+    listed = cast(Dict[str, Any], page)["accounts"]
+    pages[page_key(customer_id, page_no)] = {"accounts": {**listed, str(account_id): new}}
     _move_totals(current, old, new)
     current["last_activity"] = last_activity
     overviews[customer_id] = current

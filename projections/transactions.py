@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, Mapping, cast
 
 from cdc.changes import Change, DecodeError, Op
 from detection.withdrawals import Withdrawal
@@ -37,7 +38,8 @@ def transaction_from_change(change: Change) -> LedgerTransaction:
     """
     if change.op not in (Op.CREATE, Op.READ):
         raise DecodeError(f"transactions are append-only; a {change.op.name.lower()} cannot be applied")
-    row = change.after
+    # The decoder refuses a create or read without an `after` row (cdc.decode._images).
+    row = cast(Mapping[str, Any], change.after)
     kind = text(row, "transactions", "kind")
     if kind not in (DEPOSIT, WITHDRAWAL):
         raise DecodeError(f"transactions.kind is {kind!r}, not deposit or withdrawal")

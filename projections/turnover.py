@@ -81,7 +81,7 @@ def count_in_day(totals: Optional[Mapping[str, Any]], txn: LedgerTransaction) ->
             "last_txn_id": txn.txn_id}
 
 
-def count_turnover(retained, day_rows, txn: LedgerTransaction, *, retention_days: int) -> None:
+def count_turnover(retained: Any, day_rows: Any, txn: LedgerTransaction, *, retention_days: int) -> None:
     """Count `txn` in its day row (once) and delete the rows of days that fall out of retention.
 
     `retained` (account -> index row) and `day_rows` (day key -> day row) are the two tables' rows

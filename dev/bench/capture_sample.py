@@ -1,6 +1,7 @@
 """Capture real Debezium records of the ledger (transactions and accounts) as the benchmark's templates.
 
-    python -m dev.bench.capture_sample [--out dev/bench/samples] [--kafka-port 43092 --postgres-port 43433 --connect-port 43083]
+    python -m dev.bench.capture_sample [--out dev/bench/samples] \\
+        [--kafka-port 43092 --postgres-port 43433 --connect-port 43083]
 
 Brings up a whole local stack of its own (a temporary state folder, the ports above), posts a few
 transactions with the demo ledger, reads `ledger.public.transactions` and `ledger.public.accounts`
@@ -68,12 +69,12 @@ def main(argv=None) -> int:
             _stack(env, "up")
             values = dict(line.split("=", 1) for line in (Path(root) / "env").read_text().splitlines() if "=" in line)
             env.update(values)
-            subprocess.run([sys.executable, "-m", "dev.demo_ledger", "--customers", "3", "--rate", "20", "--count", "40",
-                            "--seed", "7", "--burst-probability", "0.2"], cwd=REPO_ROOT, env=env, check=True,
-                           capture_output=True, timeout=120)
+            subprocess.run([sys.executable, "-m", "dev.demo_ledger", "--customers", "3", "--rate", "20",
+                            "--count", "40", "--seed", "7", "--burst-probability", "0.2"],
+                           cwd=REPO_ROOT, env=env, check=True, capture_output=True, timeout=120)
             picked: Dict[str, dict] = {}
             for table in ("transactions", "accounts"):
-                for attempt in range(60):
+                for _attempt in range(60):
                     found = _pick(read_topic(env["KAFKA_BOOTSTRAP"], f"ledger.public.{table}"), table)
                     if len(found) >= (1 if table == "transactions" else 2):
                         break

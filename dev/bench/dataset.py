@@ -107,6 +107,8 @@ def partition_of(key: bytes, partitions: int = PARTITIONS) -> int:
 
 
 _NAIVE_EPOCH = datetime(1970, 1, 1)
+# RuleSettings is frozen, so one shared default is safe.
+_DEFAULT_RULES = RuleSettings()
 
 
 def _iso(us: int) -> str:
@@ -190,7 +192,8 @@ class _Ledger:
         partition = partition_of(key)
         # The account's row is updated first, then the transaction inserted, in one database transaction.
         self.out.accounts.append(Record(partition, key, _envelope(
-            before, after, _source("accounts", commit_us, tx_id, lsn - _TXN_AFTER_ACCOUNT_LSN, lsn - _TXN_AFTER_ACCOUNT_LSN),
+            before, after,
+            _source("accounts", commit_us, tx_id, lsn - _TXN_AFTER_ACCOUNT_LSN, lsn - _TXN_AFTER_ACCOUNT_LSN),
             "u", commit_us + _EMIT_AFTER_US)))
         posting = Posting(self.txn_id, account_id, kind, format(amount, "f"), self.now_us, tx_id, lsn,
                           lsn - _TXN_AFTER_ACCOUNT_LSN, lsn - _TXN_AFTER_ACCOUNT_LSN)
@@ -229,7 +232,7 @@ def build_dataset(n_postings: int, n_accounts: int = 2000, *, seed: int = 202611
     return bank.out
 
 
-def expected_alert_ids(postings: Iterable[Posting], settings: RuleSettings = RuleSettings()) -> Set[str]:
+def expected_alert_ids(postings: Iterable[Posting], settings: RuleSettings = _DEFAULT_RULES) -> Set[str]:
     """The alert ids detection/withdrawals.py gives for these postings, per account in commit order."""
     histories: Dict[int, tuple] = {}
     alerts: Set[str] = set()

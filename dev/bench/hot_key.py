@@ -1,4 +1,4 @@
-"""Micro-benchmark: per-record cost of the turnover and customer folds on a hot key against a cold one, before and after."""
+"""Micro-benchmark: per-record cost of the turnover and customer folds, hot key against cold, before and after."""
 
 # "before" is the one-row-per-key code this module keeps a copy of (one turnover row per account
 # holding every transaction id of the retained days; one customer row holding every account);
@@ -199,8 +199,8 @@ def main(argv: Optional[List[str]] = None) -> None:
              "customer": [int(s) for s in args.customer_sizes.split(",")]}
     print(f"{'fold':9} {'code':7} {'key':>10} {'us/record':>10} {'largest row (bytes)':>20}")
     for fold, code, cold, hot in ROUNDS:
-        setups = [("cold", lambda: cold(args.number))]
-        setups += [(f"hot {size}", lambda size=size: hot(size, args.number)) for size in sizes[fold]]
+        setups = [("cold", lambda cold=cold: cold(args.number))]
+        setups += [(f"hot {size}", lambda size=size, hot=hot: hot(size, args.number)) for size in sizes[fold]]
         for label, setup in setups:
             run, largest = setup()
             times = [_timed(run, args.number) for _ in range(args.repeats)]

@@ -137,7 +137,7 @@ def _summarise(runs: List[dict]) -> List[dict]:
     for x in runs:
         groups.setdefault((x["label"], x["workers"]), []).append(x)
     out = []
-    for (label, workers), xs in groups.items():
+    for (_label, _workers), xs in groups.items():
         good = [x for x in xs if not x.get("error")]
         if not good:
             out.append(xs[0])
@@ -172,8 +172,9 @@ def write_report(folder: Path) -> Path:
 
     add(f"# Benchmark: ledgerstream against its peers ({r['run_id']})")
     add("")
-    add(f"Reproduce: `{r['command']}`" + (" (it installs `requirements-bench.txt` into `.venv`, then runs "
-                                          "`.venv/bin/python -m dev.bench.run`)" if r["command"] == "make bench" else "")
+    installs = (" (it installs `requirements-bench.txt` into `.venv`, then runs `.venv/bin/python -m dev.bench.run`)"
+                if r["command"] == "make bench" else "")
+    add(f"Reproduce: `{r['command']}`" + installs
         + f"; `.venv/bin/python -m dev.bench.report results/{folder.name}` draws this page's plots from "
         "`results.json` (only the latest run's plots are committed), and with `--page` rewrites this page too.")
     add("")
@@ -319,7 +320,7 @@ def write_report(folder: Path) -> Path:
     add("| implementation | events | processing s | total s (start to done) | events/s | events per CPU-s | "
         "peak RSS MB | same alerts |")
     add("|---|---|---|---|---|---|---|---|")
-    for impl, rows in by_impl.items():
+    for _impl, rows in by_impl.items():
         for x in sorted(rows, key=lambda x: x["events"]):
             if x.get("error"):
                 add(f"| {x['label']} | {x['events']:,} | failed | | | | | |")
@@ -508,7 +509,8 @@ def _before_after(r: dict, tp: List[dict], add) -> None:
         f"{_ratio(after.get('events_per_cpu_s_incl_broker'), before.get('events_per_cpu_s_incl_broker'))} | | |")
     add("")
     add("What changed (`engine/batching/`; `agents/transactions.py`, `agents/accounts.py`, `agents/customers.py` are "
-        "batch agents now): the fetched records of a partition reach the agent in one call instead of one Faust event each (no message object, conductor, queue, stream, ack or "
+        "batch agents now): the fetched records of a partition reach the agent in one call instead of one Faust "
+        "event each (no message object, conductor, queue, stream, ack or "
         "`wait_first` per record), and the agent reads and writes table rows through a write-back cache flushed "
         f"every {_interval(r)} (`STATE_FLUSH_INTERVAL_MS`), so a busy account's row is written (RocksDB put, changelog "
         "record) once per flush rather than once per event. Offsets are acknowledged after the flush, so "

@@ -40,6 +40,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Dict, List, Optional
 
@@ -161,8 +162,10 @@ def _latency_round(ctx: Context, head, expected, rate: float) -> List[dict]:
     for impl in ("ledgerstream", "quix", "bytewax", "bare-logic"):
         result = run_paced(ctx, impl, head, expected, rate)
         d = result.as_dict()
-        _say(f"  {result.label}: received p50 {d['received_ms_p50'] or 0:.0f} ms, p99 {d['received_ms_p99'] or 0:.0f} ms"
-             f" ({d['received_ms_n']} alerts, match {result.alerts_match}){' ERROR ' + result.error if result.error else ''}")
+        error = " ERROR " + result.error if result.error else ""
+        _say(f"  {result.label}: received p50 {d['received_ms_p50'] or 0:.0f} ms, "
+             f"p99 {d['received_ms_p99'] or 0:.0f} ms ({d['received_ms_n']} alerts, "
+             f"match {result.alerts_match}){error}")
         rows.append({**d, "received_ms": sorted(result.received_ms), "produced_ms": sorted(result.produced_ms)})
     return rows
 
@@ -196,7 +199,8 @@ def main(argv=None) -> int:
                                   "throughput": [], "scaling": [], "flush_interval": [], "latency": [],
                                   "latency_low": [],
                                   "accounts_load": [], "profile": None,
-                                  # The default the ledgerstream runs used (they set it only in the flush-interval runs).
+                                  # The default the ledgerstream runs used (they set it only in the
+                                  # flush-interval runs).
                                   "state_flush_interval_ms": Settings().state_flush_interval_ms}
     t0 = time.monotonic()
     ok = False
@@ -250,9 +254,9 @@ def main(argv=None) -> int:
             expected_n = expected_alert_ids(head.postings)
             with _fresh_broker(ctx, f"scaling-{n}") as broker:
                 _prepare(broker, head.transactions)
-                for step in (lambda: run_peer(ctx, broker, "bare", n, None),
-                             lambda: run_peer(ctx, broker, "quix", n, expected_n),
-                             lambda: run_ledgerstream(ctx, broker, n, expected_n)):
+                for step in (partial(run_peer, ctx, broker, "bare", n, None),
+                             partial(run_peer, ctx, broker, "quix", n, expected_n),
+                             partial(run_ledgerstream, ctx, broker, n, expected_n)):
                     outcome = step()
                     _show(outcome)
                     results["scaling"].append(outcome.as_dict())

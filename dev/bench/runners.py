@@ -147,7 +147,7 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str, alive: Calla
 
 def _exited(processes: Sequence[subprocess.Popen], logs: Sequence[Path]) -> Callable[[], Optional[str]]:
     def check() -> Optional[str]:
-        for process, log in zip(processes, logs):
+        for process, log in zip(processes, logs, strict=True):
             if process.poll() is not None:
                 return f"a process exited with {process.returncode}; see {log.name}: {_tail(log)}"
         return None

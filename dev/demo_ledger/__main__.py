@@ -71,15 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="Demo core banking system: opens customers and accounts in the ledger database, then posts "
         "deposits and withdrawals (with occasional bursts of large withdrawals) at a steady rate.",
     )
-    parser.add_argument("--customers", type=_positive_int, default=10, help="customers to open first, 1-3 accounts each (default 10)")
+    parser.add_argument("--customers", type=_positive_int, default=10,
+                        help="customers to open first, 1-3 accounts each (default 10)")
     parser.add_argument("--rate", type=_positive_float, default=5.0, help="postings per second (default 5)")
-    parser.add_argument("--count", type=_positive_int, default=None, help="stop after this many postings (default: run until Ctrl-C or SIGTERM)")
-    parser.add_argument("--seed", type=int, default=None, help="random seed, for reproducible traffic (default: random, printed)")
-    parser.add_argument("--burst-probability", type=_probability, default=0.01, help="chance per step of a burst of 3-6 large withdrawals (default 0.01)")
-    parser.add_argument("--freeze-probability", type=_probability, default=0.0, help="chance per step of freezing an account (default 0: never)")
-    parser.add_argument("--currencies", type=_currencies, default=("EUR",), help="currencies of new accounts, comma-separated (default EUR)")
-    parser.add_argument("--progress-every", type=_positive_float, default=5.0, metavar="SECONDS", help="seconds between progress lines (default 5)")
-    parser.add_argument("--database-url", default=None, help="the ledger database (default: $DATABASE_URL, else postgresql://postgres@127.0.0.1:5433/ledger)")
+    parser.add_argument("--count", type=_positive_int, default=None,
+                        help="stop after this many postings (default: run until Ctrl-C or SIGTERM)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="random seed, for reproducible traffic (default: random, printed)")
+    parser.add_argument("--burst-probability", type=_probability, default=0.01,
+                        help="chance per step of a burst of 3-6 large withdrawals (default 0.01)")
+    parser.add_argument("--freeze-probability", type=_probability, default=0.0,
+                        help="chance per step of freezing an account (default 0: never)")
+    parser.add_argument("--currencies", type=_currencies, default=("EUR",),
+                        help="currencies of new accounts, comma-separated (default EUR)")
+    parser.add_argument("--progress-every", type=_positive_float, default=5.0, metavar="SECONDS",
+                        help="seconds between progress lines (default 5)")
+    parser.add_argument("--database-url", default=None,
+                        help="the ledger database (default: $DATABASE_URL, else postgresql://postgres@127.0.0.1:5433/ledger)")
     return parser
 
 
@@ -151,7 +159,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except psycopg.OperationalError as error:
         _say(f"stopped after {time.monotonic() - started:.1f}s: {generator.stats.line()} (seed {seed})")
         return _fail(
-            f"lost the ledger database at {redact(url)} ({describe_error(error)}); check that it is running and start again."
+            f"lost the ledger database at {redact(url)} ({describe_error(error)}); "
+            "check that it is running and start again."
         )
     except psycopg.Error as error:
         _say(f"stopped after {time.monotonic() - started:.1f}s: {generator.stats.line()} (seed {seed})")

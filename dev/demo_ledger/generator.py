@@ -23,6 +23,9 @@ from dev.demo_ledger.traffic import Burst, Deposit, Freeze, Posting, Profile, Wi
 
 __all__ = ["Stats", "Generator"]
 
+# Profile is frozen, so one shared default is safe.
+_DEFAULT_PROFILE = Profile()
+
 
 @dataclass
 class Stats:
@@ -45,7 +48,7 @@ class Stats:
 class Generator:
     """The demo bank: opens customers, then each step() makes one posting attempt (or a freeze)."""
 
-    def __init__(self, conn: Connection, rng: random.Random, profile: Profile = Profile()):
+    def __init__(self, conn: Connection, rng: random.Random, profile: Profile = _DEFAULT_PROFILE):
         self.conn = conn
         self.rng = rng
         self.profile = profile

@@ -75,7 +75,9 @@ class Profile:
             raise ValueError("amounts must satisfy 0 < small_min <= small_max < burst_min <= burst_max")
         low, high = self.burst_withdrawals
         if not 1 <= low <= high:
-            raise ValueError(f"burst_withdrawals must be (low, high) with 1 <= low <= high, not {self.burst_withdrawals!r}")
+            raise ValueError(
+                f"burst_withdrawals must be (low, high) with 1 <= low <= high, not {self.burst_withdrawals!r}"
+            )
 
 
 @dataclass(frozen=True)

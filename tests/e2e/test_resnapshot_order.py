@@ -147,8 +147,8 @@ def test_a_new_world_over_a_reordered_table_gives_the_same_alerts_balances_and_t
         down = run_stack(own_stack, "down")
         assert down.returncode == 0, down.stderr
         stack = stack_up(own_stack)
-        assert "kafka: starting" in stack["up_output"] and "replication slot ledgerstream reset" in stack["up_output"], \
-            stack["up_output"]
+        up_output = stack["up_output"]
+        assert "kafka: starting" in up_output and "replication slot ledgerstream reset" in up_output, up_output
         assert not StackLayout.from_env(stack).workers_dir.exists()
         start_worker = _worker_factory(stack, started)
         worker = start_worker(app_id="resnapshot", name="resnapshot-worker", ready_timeout=240)

@@ -35,9 +35,10 @@ def test_a_key_owned_by_one_worker_is_answered_through_the_other(db, start_test_
     served_by = {first.url: set(), second.url: set()}
     for entry in (first, second):
         for account, balance in accounts.items():
+            url = f"{entry.url}/accounts/{account}"
             status, body, owner = eventually(
-                lambda: get_with_served_by(f"{entry.url}/accounts/{account}"),
-                lambda r: r[0] == 200 and r[1]["balance"] == balance,
+                lambda url=url: get_with_served_by(url),
+                lambda r, balance=balance: r[0] == 200 and r[1]["balance"] == balance,
                 what=f"account {account} through {entry.url}")
             served_by[owner].add(account)
 

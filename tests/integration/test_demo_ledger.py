@@ -52,7 +52,8 @@ def rows_of(conn, account_id):
     """How many transactions rows and outbox rows the account has."""
     return (
         scalar(conn, "SELECT count(*) FROM transactions WHERE account_id = %s", account_id),
-        scalar(conn, "SELECT count(*) FROM outbox WHERE aggregatetype = 'account' AND aggregateid = %s", str(account_id)),
+        scalar(conn, "SELECT count(*) FROM outbox WHERE aggregatetype = 'account' AND aggregateid = %s",
+               str(account_id)),
     )
 
 

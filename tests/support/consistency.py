@@ -87,7 +87,8 @@ def turnover_mismatches(url: str, expected: Dict[Tuple[int, date], Dict[str, Any
         status, body = get_json(f"{url}/accounts/{account}/turnover?day={day.isoformat()}")
         want = expected[key]
         if status == 200 and body.get("count") == want["count"] \
-                and Decimal(body["deposits"]) == want["deposits"] and Decimal(body["withdrawals"]) == want["withdrawals"]:
+                and Decimal(body["deposits"]) == want["deposits"] \
+                and Decimal(body["withdrawals"]) == want["withdrawals"]:
             return None
         return (key, want, body if status == 200 else (status, body))
 

@@ -11,7 +11,8 @@ import psycopg
 __all__ = ["open_customer", "open_account", "post"]
 
 
-def open_customer(db: psycopg.Connection, name: str = "Grace Hopper", email: Optional[str] = "grace@example.com") -> int:
+def open_customer(db: psycopg.Connection, name: str = "Grace Hopper",
+                  email: Optional[str] = "grace@example.com") -> int:
     return db.execute("INSERT INTO customers (name, email) VALUES (%s, %s) RETURNING id", (name, email)).fetchone()[0]
 
 

@@ -189,7 +189,8 @@ def test_every_converter_setting_was_recorded():
     assert combos == {(schemas, mode) for schemas in (True, False) for mode in ("precise", "string", "double")}
     assert {s["connector"].get("time.precision.mode", "adaptive") for s in SETTINGS.values()} == {
         "adaptive", "adaptive_time_microseconds", "connect"}
-    assert {s["connector"].get("binary.handling.mode", "bytes") for s in SETTINGS.values()} >= {"bytes", "hex", "base64"}
+    binary_modes = {s["connector"].get("binary.handling.mode", "bytes") for s in SETTINGS.values()}
+    assert binary_modes >= {"bytes", "hex", "base64"}
     assert any(flattening(s) for s in SETTINGS.values())
 
 
@@ -243,7 +244,8 @@ def test_the_model_writes_what_debezium_wrote(setting_name, file, record):
                 recorded = {k: v for k, v in fields[name].items() if k in model}
                 assert recorded == model, name
                 # cdc.columns builds the same schema from the declared type.
-                built = column_schema(parse_column_type(sql), ConnectorModes.from_connector_config(setting["connector"]))
+                connector_modes = ConnectorModes.from_connector_config(setting["connector"])
+                built = column_schema(parse_column_type(sql), connector_modes)
                 assert {k: v for k, v in recorded.items() if k in built and k != "parameters"} == \
                     {k: v for k, v in built.items() if k != "parameters"}
                 if "parameters" in built:
@@ -258,7 +260,7 @@ def test_schemaless_with_declared_types_equals_schemas_on(pair):
     left = [r for name, _, r in RECORDS if name == schemaless]
     right = [r for name, _, r in RECORDS if name == with_schemas]
     assert len(left) == len(right)
-    for a, b in zip(left, right):
+    for a, b in zip(left, right, strict=True):
         results = []
         for setting_name, record in ((schemaless, a), (with_schemas, b)):
             try:

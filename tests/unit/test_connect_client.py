@@ -358,7 +358,8 @@ def test_a_body_that_is_not_json_is_one_sentence(connect):
 def test_wait_running_raises_at_once_for_a_held_state(connect):
     connect.script((200, status_body("PAUSED", "PAUSED")))
 
-    with pytest.raises(ConnectError, match=r"ledger-postgres is PAUSED; resume it with `python -m ops.connectors resume"):
+    with pytest.raises(ConnectError,
+                       match=r"ledger-postgres is PAUSED; resume it with `python -m ops.connectors resume"):
         client_of(connect).wait_running("ledger-postgres", timeout=30, held=("PAUSED", "STOPPED"))
     assert len(connect.requests) == 1
 

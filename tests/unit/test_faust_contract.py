@@ -98,7 +98,8 @@ def test_each_member_we_override_is_still_there_with_its_parameters(override):
 
 def test_every_private_member_we_override_is_listed():
     listed = {o.member for o in OVERRIDES}
-    ours = (BatchingConsumerMixin, our_transport._Consumer, our_transport._ConsumerThread, LedgerBootStrategy, EngineApp)
+    ours = (BatchingConsumerMixin, our_transport._Consumer, our_transport._ConsumerThread, LedgerBootStrategy,
+            EngineApp)
     for cls in ours:
         for name, value in vars(cls).items():
             if not callable(value) or name.startswith("__"):

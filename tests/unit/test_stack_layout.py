@@ -40,7 +40,8 @@ def test_default_addresses_equal_the_settings_defaults():
 
 def test_ports_from_the_environment():
     layout = StackLayout.from_env(
-        {"STACK_KAFKA_PORT": "19092", "STACK_POSTGRES_PORT": "15433", "STACK_CONNECT_PORT": "18083", "WEB_PORT": "16066"}
+        {"STACK_KAFKA_PORT": "19092", "STACK_POSTGRES_PORT": "15433", "STACK_CONNECT_PORT": "18083",
+         "WEB_PORT": "16066"}
     )
 
     assert layout.kafka_bootstrap == "127.0.0.1:19092"

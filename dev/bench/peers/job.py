@@ -5,7 +5,8 @@ turnover per day (projections/turnover.py), and for a large withdrawal the rules
 (detection/withdrawals.py) on the account's history; each alert is stored with the account's alerts
 (projections/alerts.py) and encoded as ledgerstream publishes it (WithdrawalAlert v1, Avro in the
 event envelope). State is JSON-able values per account, "turnover_days", "turnover:<day>" (one
-per retained day), "history" and "alerts", as ledgerstream's tables hold them. A peer supplies get/set over its own state store.
+per retained day), "history" and "alerts", as ledgerstream's tables hold them. A peer supplies
+get/set over its own state store.
 """
 
 from __future__ import annotations

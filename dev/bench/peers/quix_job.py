@@ -1,6 +1,7 @@
 """The transactions job in Quix Streams: per-account state in its RocksDB store (changelog-backed), alerts to a topic.
 
-    python -m dev.bench.peers.quix_job --bootstrap HOST:PORT --input TOPIC --output TOPIC --group G --state-dir DIR --progress FILE
+    python -m dev.bench.peers.quix_job --bootstrap HOST:PORT --input TOPIC --output TOPIC --group G \\
+        --state-dir DIR --progress FILE
 
 Runs until SIGTERM. Each alert's record timestamp is set when it is produced (Quix would otherwise
 carry the input record's timestamp over), as ledgerstream's producer does.
