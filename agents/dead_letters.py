@@ -47,7 +47,7 @@ async def dead_letter_message(message: Message, error: Exception, *, agent: str)
         await topic.maybe_declare()
         _declared.add(topic.get_topic_name())
     await topic.send(key=key, value=value, headers=headers)
-    app.metrics.dead_lettered(agent, message.topic, message.partition)
+    app.metrics.dead_lettered(agent, message.topic, message.partition, message.offset, str(error))
     log.warning("Dead-lettered %s[%s]@%s to %s: %s", message.topic, message.partition, message.offset,
                 topic.get_topic_name(), error,
                 extra={"agent": agent, "topic": message.topic, "partition": message.partition,
