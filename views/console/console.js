@@ -69,18 +69,18 @@
     token = $("token").value.trim();
     $("token").value = "";
     sessionStorage.setItem(TOKEN_KEY, token);
-    open();
+    openConsole();
   });
 
   $("forget-token").addEventListener("click", () => forgetToken(""));
 
-  async function open() {
+  async function openConsole() {
     let answer;
     try {
       answer = await api("/status");
     } catch (_) {
       $("worker").textContent = "The worker does not answer; retrying…";
-      setTimeout(open, 3000);
+      setTimeout(openConsole, 3000);
       return;
     }
     if (answer.status === 401) return; // tokenRejected() showed the form
@@ -441,5 +441,5 @@
     previous = s;
   }
 
-  open();
+  openConsole();
 })();
