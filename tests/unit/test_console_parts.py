@@ -117,3 +117,78 @@ def test_everything_else_of_the_console_needs_the_token(path):
     response = run(path)
     assert response.status == 401
     assert "error" in json.loads(response.body)
+
+
+# --------------------------------------------------------------------------- the shared feed's fan-out
+
+class _Record:
+    def __init__(self, partition: int, offset: int, value: bytes) -> None:
+        self.partition, self.offset, self.value = partition, offset, value
+
+
+class _ScriptedConsumer:
+    """Stands in for the alerts topic's consumer: the fan-out is under test here, not Kafka."""
+
+    records: list = []
+    release: asyncio.Event
+
+    def __init__(self, *args, **kwargs) -> None:
+        from aiokafka.structs import TopicPartition
+        self._assignment = {TopicPartition("alerts.withdrawals", p) for p in range(2)}
+
+    async def start(self): ...
+    async def stop(self): ...
+
+    def assignment(self):
+        return self._assignment
+
+    async def position(self, tp):
+        return 100
+
+    def __aiter__(self):
+        return self._records()
+
+    async def _records(self):
+        await _ScriptedConsumer.release.wait()
+        for record in _ScriptedConsumer.records:
+            yield record
+        await asyncio.Event().wait()  # the topic goes quiet
+
+
+def _alert_record(partition: int, offset: int, number: int) -> _Record:
+    from datetime import datetime, timedelta, timezone
+
+    from agents.publishing import SOURCE, event_id_for
+    from schemas.codec.envelope import encode_envelope, wrap
+    from schemas.records import WithdrawalAlertV1
+
+    now = datetime.now(timezone.utc)
+    alert_id = f"rapid-large-withdrawals:{number}"
+    payload = WithdrawalAlertV1(alert_id=alert_id, rule="rapid-large-withdrawals", account_id=7, trigger_txn_id=number,
+                                count=3, total="900.00", window_start=now - timedelta(minutes=5), window_end=now,
+                                txn_ids=[1, 2, 3], detected_at=now)
+    envelope = wrap(payload, "WithdrawalAlert", 1, source=SOURCE, partition_key="7", event_id=event_id_for(alert_id),
+                    occurred_at=now)
+    return _Record(partition, offset, encode_envelope(envelope))
+
+
+def test_a_slow_listener_loses_its_oldest_alerts_and_is_told_how_many(monkeypatch):
+    import views.alert_feed as alert_feed
+
+    monkeypatch.setattr(alert_feed, "AIOKafkaConsumer", _ScriptedConsumer)
+    _ScriptedConsumer.records = [_alert_record(0, 100 + n, n) for n in range(5)]
+
+    async def scenario():
+        _ScriptedConsumer.release = asyncio.Event()
+        feed = alert_feed.AlertFeed("unused:9092", queue_size=3)
+        async with feed.listen() as listener:
+            assert listener.position == {0: 100, 1: 100}
+            _ScriptedConsumer.release.set()
+            while feed._fed.get(0) != 105:
+                await asyncio.sleep(0)
+            items = [listener.queue.get_nowait() for _ in range(listener.queue.qsize())]
+            return listener.take_dropped(), [listener.take(item) for item in items]
+
+    dropped, sent = asyncio.run(scenario())
+    assert dropped == 2
+    assert [position for position, _ in sent] == ["0@103,1@100", "0@104,1@100", "0@105,1@100"]
