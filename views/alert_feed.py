@@ -1,25 +1,41 @@
-"""A live feed of new alerts from every worker: one consumer of alerts.withdrawals, fanned out."""
+"""A live feed of new alerts from every worker: one consumer of alerts.withdrawals, fanned out.
+
+Every alert a listener gets carries the feed's position after it (views/feed_position.py). A
+listener that comes back with the last position it saw first reads what it missed from the topic
+itself (a short-lived consumer of its own), then joins the shared feed, skipping what it has: no
+alert is lost or repeated across a reconnect. A listener too slow for the shared feed loses its
+oldest queued alerts, and is told how many.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import AsyncIterator, Dict, Optional, Set
+import time
+from dataclasses import dataclass, field
+from typing import AsyncIterator, Dict, List, Optional, Set, Tuple
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import TopicPartition
 
 from schemas.codec.envelope import decode_envelope
 from schemas.codec.errors import AvroDecodeError
 from topics import WITHDRAWAL_ALERTS
 
-__all__ = ["AlertFeed", "FeedUnavailable", "alert_json"]
+from .feed_position import Position, format_position
+
+__all__ = ["AlertFeed", "FeedUnavailable", "Listener", "alert_json", "MAX_CATCH_UP"]
 
 log = logging.getLogger(__name__)
 
 #: The one event type of alerts.withdrawals (agents/publishing.py).
 ALERT_EVENT_TYPE = "WithdrawalAlert"
+#: The most records a returning listener reads back; further back than that it is told what it missed.
+MAX_CATCH_UP = 2000
+#: (partition, offset, alert id, alert JSON)
+Item = Tuple[int, int, str, bytes]
 
 
 class FeedUnavailable(Exception):
@@ -37,32 +53,86 @@ def alert_json(payload) -> Dict:
     }
 
 
+def _alert_of(message) -> Optional[Tuple[str, bytes]]:
+    """(alert id, JSON) of a record of the alerts topic; None (logged) for what is not an alert."""
+    try:
+        envelope, payload = decode_envelope(message.value)
+    except AvroDecodeError as exc:
+        log.warning("alert feed skips an undecodable alert at offset %s: %s", message.offset, exc)
+        return None
+    if envelope.event_type != ALERT_EVENT_TYPE:  # a valid event, but not an alert
+        log.warning("alert feed skips a %s event at offset %s: not a %s", envelope.event_type,
+                    message.offset, ALERT_EVENT_TYPE)
+        return None
+    return payload.alert_id, orjson.dumps(alert_json(payload))
+
+
+@dataclass(eq=False)  # one per client, kept in a set by identity
+class Listener:
+    """One client of the feed: its queue of the shared feed's items, and where it is."""
+
+    queue: asyncio.Queue
+    #: The next offset per partition this listener has not had: what its ids say.
+    position: Position = field(default_factory=dict)
+    #: Alerts lost since it last read (a slow reader), told to it with the next read.
+    dropped: int = 0
+    #: What it missed while away, read back from the topic, delivered before the queue.
+    backlog: List[Item] = field(default_factory=list)
+    #: The shared feed's position when it joined: where the backlog ends and the queue takes over.
+    joined_at: Position = field(default_factory=dict)
+
+    def take(self, item: Item) -> Optional[Tuple[str, bytes]]:
+        """(id, data) of an item to send, None for one it had (read back and also queued)."""
+        partition, offset, _, data = item
+        if offset < self.position.get(partition, 0):
+            return None
+        self.position[partition] = offset + 1
+        return format_position(self.position), data
+
+    def backlog_sent(self) -> None:
+        """The backlog is out: the listener stands where it joined the shared feed (or past it)."""
+        self.backlog = []
+        for partition, offset in self.joined_at.items():
+            self.position[partition] = max(self.position.get(partition, 0), offset)
+
+    def take_dropped(self) -> int:
+        dropped, self.dropped = self.dropped, 0
+        return dropped
+
+
 class AlertFeed:
-    """Reads alerts from the topic's end while anyone listens; each listener gets a bounded queue
-    of (alert_id, JSON bytes)."""
+    """Reads alerts from the topic's end while anyone listens; each listener gets a bounded queue."""
 
     def __init__(self, bootstrap_servers: str, *, queue_size: int = 1000, metrics=None) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.queue_size = queue_size
         #: Listener count and dropped alerts go here (engine/telemetry/metrics.py), when given.
         self.metrics = metrics
-        self._listeners: Set[asyncio.Queue] = set()
+        self._listeners: Set[Listener] = set()
         self._task: Optional[asyncio.Task] = None
         self._ready = asyncio.Event()
+        #: The next offset per partition the shared consumer will fan out.
+        self._fed: Position = {}
 
     @contextlib.asynccontextmanager
-    async def listen(self) -> AsyncIterator[asyncio.Queue]:
-        queue: asyncio.Queue = asyncio.Queue(self.queue_size)
-        self._listeners.add(queue)
+    async def listen(self, resume_from: Optional[Position] = None) -> AsyncIterator[Listener]:
+        """A listener from now on, or from `resume_from` (a position this feed gave) on."""
+        listener = Listener(asyncio.Queue(self.queue_size))
+        self._listeners.add(listener)
         self._count_listeners()
         if self._task is None or self._task.done():
             self._ready.clear()
             self._task = asyncio.ensure_future(self._consume())
         try:
             await self._wait_ready(self._task)
-            yield queue
+            # Everything from here on reaches the queue: the listener stands at the shared feed's position.
+            now = dict(self._fed)
+            listener.position, listener.joined_at = dict(now), now
+            if resume_from is not None:
+                await self._read_back(listener, resume_from, now)
+            yield listener
         finally:
-            self._listeners.discard(queue)
+            self._listeners.discard(listener)
             self._count_listeners()
             if not self._listeners and self._task is not None:
                 self._task.cancel()
@@ -70,6 +140,8 @@ class AlertFeed:
 
     async def _wait_ready(self, task: asyncio.Task, timeout: float = 30.0) -> None:
         """Until the feed is positioned; FeedUnavailable (before any byte of the stream) if it cannot be."""
+        if self._ready.is_set():
+            return
         ready = asyncio.ensure_future(self._ready.wait())
         try:
             await asyncio.wait({ready, task}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -83,16 +155,59 @@ class AlertFeed:
         raise FeedUnavailable(f"the alert feed could not reach the end of {WITHDRAWAL_ALERTS.name} "
                               f"within {timeout:.0f} s; retry shortly")
 
+    async def _read_back(self, listener: Listener, since: Position, until: Position, timeout: float = 30.0) -> None:
+        """Put the alerts between `since` and `until` (the shared feed's position) in the listener's backlog."""
+        start = {}
+        per_partition = MAX_CATCH_UP // max(1, len(until))
+        for partition, end in until.items():
+            # A position past the end is from another life of the topic: nothing to read back there.
+            begin = min(since.get(partition, 0), end)
+            if end - begin > per_partition:  # too far back: tell the listener instead of flooding it
+                listener.dropped += end - per_partition - begin
+                begin = end - per_partition
+            if begin < end:
+                start[partition] = listener.position[partition] = begin
+        if not start:
+            return
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, group_id=None,
+                                    enable_auto_commit=False, auto_offset_reset="earliest", fetch_max_wait_ms=100)
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(WITHDRAWAL_ALERTS.name, p) for p in start])
+            for partition, offset in start.items():
+                consumer.seek(TopicPartition(WITHDRAWAL_ALERTS.name, partition), offset)
+            pending = set(start)
+            deadline = time.monotonic() + timeout
+            while pending:
+                if time.monotonic() > deadline:
+                    raise FeedUnavailable(f"could not read back the missed alerts within {timeout:.0f} s; retry shortly")
+                batches = await consumer.getmany(timeout_ms=200)
+                for tp, messages in batches.items():
+                    for message in messages:
+                        if message.offset >= until[tp.partition]:
+                            break
+                        alert = _alert_of(message)
+                        if alert is not None:
+                            listener.backlog.append((tp.partition, message.offset, *alert))
+                for partition in list(pending):
+                    tp = TopicPartition(WITHDRAWAL_ALERTS.name, partition)
+                    if await consumer.position(tp) >= until[partition]:
+                        pending.discard(partition)
+                        consumer.pause(tp)
+        finally:
+            await consumer.stop()
+        listener.backlog.sort(key=lambda item: (item[1], item[0]))
+
     def _count_listeners(self) -> None:
         if self.metrics is not None:
             self.metrics.live_listeners(len(self._listeners))
 
     def close_all(self) -> None:
         """End every listener's stream (each gets None): the worker is shutting down."""
-        for queue in list(self._listeners):
-            if queue.full():
-                queue.get_nowait()
-            queue.put_nowait(None)
+        for listener in list(self._listeners):
+            if listener.queue.full():
+                listener.queue.get_nowait()
+            listener.queue.put_nowait(None)
 
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(WITHDRAWAL_ALERTS.name, bootstrap_servers=self.bootstrap_servers,
@@ -104,25 +219,21 @@ class AlertFeed:
             # Position at the end before telling listeners they are live, so nothing after is missed.
             while not consumer.assignment():
                 await asyncio.sleep(0.05)
-            for tp in consumer.assignment():
-                await consumer.position(tp)
+            self._fed = {tp.partition: await consumer.position(tp) for tp in consumer.assignment()}
             self._ready.set()
             async for message in consumer:
-                try:
-                    envelope, payload = decode_envelope(message.value)
-                except AvroDecodeError as exc:
-                    log.warning("alert feed skips an undecodable alert at offset %s: %s", message.offset, exc)
+                alert = _alert_of(message)
+                # Fanned out and marked fed in one step: a listener joining now sees it in one or the other.
+                self._fed[message.partition] = message.offset + 1
+                if alert is None:
                     continue
-                if envelope.event_type != ALERT_EVENT_TYPE:  # a valid event, but not an alert
-                    log.warning("alert feed skips a %s event at offset %s: not a %s", envelope.event_type,
-                                message.offset, ALERT_EVENT_TYPE)
-                    continue
-                item = (payload.alert_id, orjson.dumps(alert_json(payload)))
-                for queue in list(self._listeners):
-                    if queue.full():  # a slow listener loses its oldest alert, not everyone's feed
-                        queue.get_nowait()
+                item = (message.partition, message.offset, *alert)
+                for listener in list(self._listeners):
+                    if listener.queue.full():  # a slow listener loses its oldest alert, not everyone's feed
+                        listener.queue.get_nowait()
+                        listener.dropped += 1
                         if self.metrics is not None:
                             self.metrics.live_alert_dropped()
-                    queue.put_nowait(item)
+                    listener.queue.put_nowait(item)
         finally:
             await consumer.stop()

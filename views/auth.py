@@ -2,7 +2,9 @@
 
 A middleware, not a decorator per view, so Faust's own pages (/router, /table/...) and any view
 added later are covered too, /metrics among them (Prometheus sends the token as a bearer token).
-/health, /livez and /readyz stay open: orchestrators probe them without credentials.
+/health, /livez and /readyz stay open: orchestrators probe them without credentials. So do the
+console's page and its two files (views/console.py): they hold no data, a browser cannot send a
+header when it opens a page, and the page asks for the token before it fetches anything.
 Workers forward a request's `Authorization` header to the key's owner (views/routing.py).
 """
 
@@ -13,10 +15,12 @@ from typing import Optional
 
 from aiohttp import web
 
-__all__ = ["OPEN_PATHS", "token_matches", "bearer_token_middleware", "require_bearer_token"]
+__all__ = ["OPEN_PATHS", "CONSOLE_FILES", "token_matches", "bearer_token_middleware", "require_bearer_token"]
 
+#: The console's files, served under /console/ (views/console.py): named one by one, no prefix rule.
+CONSOLE_FILES = ("console.css", "console.js")
 #: Paths served without the token.
-OPEN_PATHS = frozenset({"/health", "/livez", "/readyz"})
+OPEN_PATHS = frozenset({"/health", "/livez", "/readyz", "/console", *(f"/console/{name}" for name in CONSOLE_FILES)})
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ledgerstream"'}
 
 

@@ -34,9 +34,16 @@ def _follow(web_url: str, say: Callable[[str], None]) -> None:
         token = load_settings().web_token  # the views want it when it is set (views/auth.py)
         connection = http.client.HTTPConnection(parts.hostname, parts.port)
         connection.request("GET", "/live/alerts", headers={"Authorization": f"Bearer {token}"} if token else {})
+        event = ""
         for raw in connection.getresponse():
             line = raw.decode("utf-8", "replace").rstrip("\n")
-            if line.startswith("data: "):
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: ") and event == "alert":
                 say(describe_alert(json.loads(line[6:])))
+            elif line.startswith("data: ") and event == "dropped":
+                say(f"({json.loads(line[6:])['dropped']} alerts not shown: this printer fell behind)")
+            elif line == "":
+                event = ""
     except (OSError, ValueError, KeyError):
         return  # the worker is stopping; so is this printer

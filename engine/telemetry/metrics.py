@@ -8,7 +8,8 @@ and does nothing: METRICS_ENABLED=false (and the cost benchmark) use it.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from collections import deque
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, GCCollector, PlatformCollector,
                                ProcessCollector, generate_latest)
@@ -25,6 +26,8 @@ FRESHNESS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
 BATCH_SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 HANDLER_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 FLUSH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+#: Dead letters kept per topic with their reasons, for the console.
+LATEST_DEAD_LETTERS = 5
 HTTP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -34,8 +37,10 @@ class NullMetrics:
     enabled = False
 
     def batch_done(self, agent: str, topic: str, partition: int, size: int, handled: int, seconds: float) -> None: ...
-    def dead_lettered(self, agent: str, topic: str, partition: int) -> None: ...
+    def dead_lettered(self, agent: str, topic: str, partition: int, offset: Optional[int] = None,
+                      reason: str = "") -> None: ...
     def dead_letters_of(self, topic: str, partition: int) -> int: return 0
+    def latest_dead_letters(self) -> Dict[str, List[Dict[str, Any]]]: return {}
     def flushed(self, partition: int, seconds: float, rows: Mapping[str, Tuple[int, int]]) -> None: ...
     def changes_applied(self, source_table: str, topic: str, partition: int, commit_ts_ms: Sequence[int],
                         last_lsn: Optional[int]) -> None: ...
@@ -109,6 +114,7 @@ class Metrics(NullMetrics):
         registry.register(_Callback([self.freshness.collect]))
         self._batch_children: Dict[Tuple[str, str, int], Tuple[Any, Any, Any]] = {}
         self._dead_by_tp: Dict[Tuple[str, int], int] = {}
+        self._latest_dead: Dict[str, Deque[Dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ hooks (per batch, per flush)
 
@@ -126,10 +132,19 @@ class Metrics(NullMetrics):
         sizes.observe(size)
         duration.observe(seconds)
 
-    def dead_lettered(self, agent: str, topic: str, partition: int) -> None:
+    def dead_lettered(self, agent: str, topic: str, partition: int, offset: Optional[int] = None,
+                      reason: str = "") -> None:
         self.dead_letters.labels(agent, topic, str(partition)).inc()
         key = (topic, partition)
         self._dead_by_tp[key] = self._dead_by_tp.get(key, 0) + 1
+        # The newest few reasons per topic, for the console (GET /status); the topic holds them all.
+        latest = self._latest_dead.setdefault(topic, deque(maxlen=LATEST_DEAD_LETTERS))
+        latest.appendleft({"agent": agent, "partition": partition, "offset": offset, "reason": reason[:300],
+                           "at": time.time()})
+
+    def latest_dead_letters(self) -> Dict[str, List[Dict[str, Any]]]:
+        """Per source topic, the newest dead letters this worker sent (newest first)."""
+        return {topic: list(letters) for topic, letters in self._latest_dead.items()}
 
     def dead_letters_of(self, topic: str, partition: int) -> int:
         """Dead letters of a topic partition so far (the engine subtracts a batch's from its records)."""

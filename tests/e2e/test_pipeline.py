@@ -116,7 +116,7 @@ def test_a_scripted_scenario_yields_exactly_the_expected_alerts_balances_and_tur
         while set(expected) - seen:
             event = feed.events.get(timeout=30)
             if event["data"]["account_id"] == account:
-                seen.add(event["id"])
+                seen.add(event["data"]["alert_id"])
         assert seen == set(expected)
     finally:
         feed.close()

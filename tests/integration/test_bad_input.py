@@ -365,12 +365,12 @@ def test_the_live_alert_feed_skips_what_is_not_an_alert_and_goes_on(worker, stac
             send_raw(bootstrap, WITHDRAWAL_ALERTS.name, key=str(account_id).encode(), value=value,
                      partition=partition)
 
-        seen = stream.wait_for(lambda line: line == f"id: {second_id}", timeout=60,
-                               what="the alert after the bad records")
+        seen = stream.wait_for(lambda line: line.startswith("data: ") and json.loads(line[6:])["alert_id"] == second_id,
+                               timeout=60, what="the alert after the bad records")
     finally:
         stream.close()
-    ids = [line[4:] for line in seen if line.startswith("id: ") and line[4:] in (first_id, second_id)]
-    assert ids == [first_id, second_id]
+    ids = [json.loads(line[6:])["alert_id"] for line in seen if line.startswith("data: ")]
+    assert [alert_id for alert_id in ids if alert_id in (first_id, second_id)] == [first_id, second_id]
 
 
 # --------------------------------------------------------------------------- web views

@@ -80,7 +80,7 @@ def disagreeing(stack_env) -> Iterator[List[Tuple[str, subprocess.Popen, str]]]:
     yield from _two_workers(stack_env, (TOKEN, f"other-{TOKEN}"))
 
 
-VIEWS = ["/accounts/1", "/accounts/1/turnover", "/customers/1", "/alerts/1", "/live/alerts", "/metrics",
+VIEWS = ["/accounts/1", "/accounts/1/turnover", "/customers/1", "/alerts/1", "/live/alerts", "/metrics", "/status",
          # Faust's own pages are behind the token too: /table dumps table contents.
          "/router/", "/table/balance_by_account/", "/nowhere"]
 
@@ -102,6 +102,11 @@ def test_health_is_open_and_the_token_opens_the_views(secured):
     url = secured[0][0]
     assert request(f"{url}/health")[0] == 200
     assert request(f"{url}/livez")[0] == 200 and request(f"{url}/readyz")[0] == 200
+    # The console's page and files hold no data: open, so a browser can load the page that asks for the token.
+    for path in ("/console", "/console/console.js", "/console/console.css"):
+        status, headers, body = request(url + path)
+        assert status == 200 and TOKEN.encode() not in body and "default-src 'self'" in headers["Content-Security-Policy"]
+    assert request(f"{url}/console/other.js")[0] == 401
     assert request(f"{url}/metrics")[0] == 401
     status, headers, body = request(f"{url}/metrics", TOKEN)
     assert status == 200 and headers["Content-Type"].startswith("text/plain")
