@@ -224,13 +224,13 @@ def test_a_forged_letter_aimed_at_a_changelog_is_refused_and_nothing_is_sent(sta
     bootstrap = stack_env["KAFKA_BOOTSTRAP"]
     source, dlq = private_topics, dead_letter_topic_name(private_topics)
     changelog = f"{source}-changelog"  # a private stand-in for a table's changelog
-    ensure_topics(bootstrap, [TopicSpec(changelog, partitions=2)])
-    write_letter(bootstrap, changelog, dlq_partition=0, source_partition=1, source_offset=7, key=b"42",
-                 value=b'{"balance": "1000000.00"}')
-    # write_letter puts a letter into <changelog>.dlq; the forged one must sit in the source's own DLQ.
-    forged = [letter for letter in map(DeadLetter.from_record, read_topic(bootstrap, dead_letter_topic_name(changelog)))]
-    send(bootstrap, dlq, [{"key": forged[0].key, "value": forged[0].value, "partition": 0,
-                           "headers": forged[0].headers}])
+    ensure_topics(bootstrap, [TopicSpec(changelog, partitions=2),
+                              TopicSpec(dead_letter_topic_name(changelog), partitions=PARTITIONS)])
+    # In the source's own DLQ, a letter whose headers say it came from the changelog.
+    forged = dead_letter_headers([], ValueError("bad"), topic=changelog, partition=1, offset=7, agent="x", now_ms=0)
+    send(bootstrap, dlq, [{"key": b"42", "value": b'{"balance": "1000000.00"}', "partition": 0, "headers": forged}])
+    send(bootstrap, dead_letter_topic_name(changelog), [{"key": b"42", "value": b"{}", "partition": 0,
+                                                         "headers": forged}])
 
     refused = deadletters({**stack_env}, "replay", dlq, "--all")
     assert_one_sentence(refused, f"The dead letter {dlq}/0@0 is refused: its headers name '{changelog}' as its "
