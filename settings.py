@@ -70,6 +70,9 @@ class Settings:
         "DATABASE_URL", "postgresql://postgres@127.0.0.1:5433/ledger", help="The ledger database (PostgreSQL).",
         secret=True,  # may hold a password
     )
+    cdc_password: str = _env(
+        "CDC_PASSWORD", "", secret=True,
+        help="Password `python -m ops.migrations` gives Debezium's replication role (unset: none, as locally).")
     connect_url: str = _env("CONNECT_URL", "http://127.0.0.1:8083", help="Kafka Connect REST API.")
     web_url: str = _env("WEB_URL", "http://127.0.0.1:6066", help="Where clients reach the worker's web views.")
     web_bind: str = _env("WEB_BIND", "127.0.0.1", help="Address the worker's web server binds to.")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Mapping
 
 import psycopg
 import requests
+
+from ops.migrations.runner import CDC_ROLE
 
 from .layout import REPO_ROOT, StackLayout
 from .processes import StackError, pid_alive, read_pid, start_detached, stop_pid, wait_until
@@ -78,14 +80,16 @@ def worker_properties(layout: StackLayout) -> str:
     ])
 
 
-def database_env(database_url: str) -> Dict[str, str]:
-    """LEDGER_DB_* variables that the connector files reference, from a database URL."""
+def database_env(database_url: str, environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
+    """LEDGER_DB_* variables that the connector files reference: the database of the URL, reached as
+    the replication role the migrations create (never the URL's own, owner or superuser, user)."""
     info = psycopg.conninfo.conninfo_to_dict(database_url)
     return {
         "LEDGER_DB_HOST": str(info.get("host") or "127.0.0.1"),
         "LEDGER_DB_PORT": str(info.get("port") or "5432"),
-        "LEDGER_DB_USER": str(info.get("user") or "postgres"),
-        "LEDGER_DB_PASSWORD": str(info.get("password") or ""),
+        "LEDGER_DB_USER": CDC_ROLE,
+        # The local cluster trusts local connections; another database wants the role's password.
+        "LEDGER_DB_PASSWORD": environ.get("CDC_PASSWORD", ""),
         "LEDGER_DB_NAME": str(info.get("dbname") or "ledger"),
     }
 
