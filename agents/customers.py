@@ -8,6 +8,7 @@ from app import app
 from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError
 from projections.customers import apply_account_update, apply_customer_change, customer_key
+from projections.keys import check_key_is_row_id
 from tables.customers import customer_overview
 from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, faust_topic
 
@@ -34,6 +35,7 @@ async def project_customers(batch: PartitionBatch) -> None:
 
     def apply(change: Change):
         key = customer_key(change.key)
+        check_key_is_row_id(change, key, "customers")
         return key, apply_customer_change(overviews.get(key), change)
 
     async for _, (key, row) in decoded_changes(batch, apply, agent="project_customers"):

@@ -190,7 +190,7 @@ def test_outbox_events_arrive_on_their_aggregates_topic(stack_env, connectors, f
     payload = {"account_id": aggregate_id, "amount": "10.10", "balance": "1000000000000000.01"}
     with db.transaction():
         with db.cursor() as cur:
-            event_id = ledger.outbox.write_event(cur, "account", aggregate_id, ledger.outbox.MONEY_DEPOSITED, payload)
+            event_id = dev.demo_ledger.outbox.write_event(cur, "account", aggregate_id, dev.demo_ledger.outbox.MONEY_DEPOSITED, payload)
 
     topic = connectors.outbox_topic_prefix + "account"
 
@@ -203,7 +203,7 @@ def test_outbox_events_arrive_on_their_aggregates_topic(stack_env, connectors, f
     # The format documented in connectors/ledger-outbox.yaml: key text, value the payload's JSON.
     assert record.key == aggregate_id.encode()
     assert headers["eventType"] == b"MoneyDeposited"
-    assert json.loads(record.value) == {**payload, "version": ledger.outbox.EVENT_VERSION}
+    assert json.loads(record.value) == {**payload, "version": dev.demo_ledger.outbox.EVENT_VERSION}
 
 
 # --------------------------------------------------------------------------- idempotence, diff
