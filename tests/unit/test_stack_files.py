@@ -83,3 +83,13 @@ def test_a_cluster_link_to_a_folder_others_may_write_is_refused(as_root_without_
 
     with pytest.raises(StackError, match="is not a private folder of this stack"):
         postgres._cluster_dir(layout, create=True)
+
+
+def test_connect_reaches_the_database_as_the_replication_role_never_the_urls_user():
+    from dev.stack.connect import database_env
+    from ops.migrations.runner import CDC_ROLE
+
+    env = database_env("postgresql://postgres:owner-secret@db.example:6543/ledger", {"CDC_PASSWORD": "cdc-secret"})
+    assert env == {"LEDGER_DB_HOST": "db.example", "LEDGER_DB_PORT": "6543", "LEDGER_DB_USER": CDC_ROLE,
+                   "LEDGER_DB_PASSWORD": "cdc-secret", "LEDGER_DB_NAME": "ledger"}
+    assert database_env("postgresql://postgres@127.0.0.1:5433/ledger", {})["LEDGER_DB_PASSWORD"] == ""
