@@ -90,7 +90,8 @@ class Settings:
     broker_rebalance_timeout: Optional[float] = _env(
         "BROKER_REBALANCE_TIMEOUT", None, help="Consumer rebalance timeout, seconds.", range=POSITIVE
     )
-    broker_session_timeout: Optional[float] = _env("BROKER_SESSION_TIMEOUT", None, help="Consumer session timeout, seconds.", range=POSITIVE)
+    broker_session_timeout: Optional[float] = _env("BROKER_SESSION_TIMEOUT", None,
+                                                   help="Consumer session timeout, seconds.", range=POSITIVE)
     broker_heartbeat_interval: Optional[float] = _env(
         "BROKER_HEARTBEAT_INTERVAL", None, help="Consumer heartbeat interval, seconds.", range=POSITIVE
     )
@@ -107,7 +108,8 @@ class Settings:
         help="Longest wait of a consumer fetch (Faust's fixed 1500 when unset; short on the local broker).",
         range=NOT_NEGATIVE,
     )
-    producer_linger_ms: int = _env("PRODUCER_LINGER_MS", 10, help="How long the producer batches records.", range=NOT_NEGATIVE)
+    producer_linger_ms: int = _env("PRODUCER_LINGER_MS", 10, help="How long the producer batches records.",
+                                   range=NOT_NEGATIVE)
     state_flush_interval_ms: int = _env(
         # Longer means fewer changelog records (a busy row is written once per interval) and more to
         # replay after a crash; views read through the cache, so they are fresh either way. 250 ms

@@ -190,7 +190,8 @@ def test_outbox_events_arrive_on_their_aggregates_topic(stack_env, connectors, f
     payload = {"account_id": aggregate_id, "amount": "10.10", "balance": "1000000000000000.01"}
     with db.transaction():
         with db.cursor() as cur:
-            event_id = dev.demo_ledger.outbox.write_event(cur, "account", aggregate_id, dev.demo_ledger.outbox.MONEY_DEPOSITED, payload)
+            event_id = dev.demo_ledger.outbox.write_event(cur, "account", aggregate_id,
+                                                          dev.demo_ledger.outbox.MONEY_DEPOSITED, payload)
 
     topic = connectors.outbox_topic_prefix + "account"
 

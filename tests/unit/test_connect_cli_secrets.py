@@ -114,14 +114,14 @@ def test_diff_of_an_absent_connector_lists_every_key_as_added():
     assert [c.render() for c in result.changes] == ["+ k: v"]
 
 
-# --------------------------------------------------------------------------- keys and password forms the masking once missed
+# --------------------------------------------------------------------------- keys and passwords once missed
 
 from dev.demo_ledger.connection import redact  # noqa: E402
-from ops.connectors.secrets import Scrubber, mask_passwords  # noqa: E402
+from ops.connectors.secrets import mask_passwords  # noqa: E402
 
 
-@pytest.mark.parametrize("key", ["ssl.keystore.key", "ssl.key", "ssl.truststore.key", "signing.key", "sasl.client.secret",
-                                 "database.sslpassword", "private.key.file.password"])
+@pytest.mark.parametrize("key", ["ssl.keystore.key", "ssl.key", "ssl.truststore.key", "signing.key",
+                                 "sasl.client.secret", "database.sslpassword", "private.key.file.password"])
 def test_keys_that_hold_a_key_or_a_password_are_secret(key):
     assert is_secret_key(key)
     assert mask_value(key, "-----BEGIN PRIVATE KEY-----abc") == "****"
@@ -139,7 +139,8 @@ def test_record_keys_and_certificates_are_not(key):
     ("jdbc:postgresql://db/ledger?password=s3cr3t", "jdbc:postgresql://db/ledger?password=****"),
     ("postgresql://db/ledger?sslpassword=s3cr3t&sslmode=verify-full",
      "postgresql://db/ledger?sslpassword=****&sslmode=verify-full"),
-    ("jdbc:sqlserver://db;user=u;password=s3cr3t;encrypt=true", "jdbc:sqlserver://db;user=u;password=****;encrypt=true"),
+    ("jdbc:sqlserver://db;user=u;password=s3cr3t;encrypt=true",
+     "jdbc:sqlserver://db;user=u;password=****;encrypt=true"),
     ("host=db port=5432 user=u password=s3cr3t dbname=ledger", "host=db port=5432 user=u password=**** dbname=ledger"),
     ("host=db password = 's3 cr\\'3t' dbname=ledger", "host=db password = **** dbname=ledger"),
     ("postgresql://u:s3cr3t@db/ledger", "postgresql://u:****@db/ledger"),
