@@ -76,8 +76,15 @@ def worker_properties(layout: StackLayout) -> str:
         "config.providers=env,file",
         "config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider",
         "config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider",
+        # ${file:...} reads only files under the stack's secrets folder, never the worker's own files.
+        f"config.providers.file.param.allowed.paths={secrets_dir(layout)}",
         "",
     ])
+
+
+def secrets_dir(layout: StackLayout) -> Path:
+    """The one folder whose files connector configs may reference (`${file:PATH:KEY}`)."""
+    return layout.root / "secrets"
 
 
 def database_env(database_url: str, environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
@@ -110,6 +117,7 @@ def connect_ready(connect_url: str) -> bool:
 def start_connect(layout: StackLayout, *, timeout: float = 120) -> None:
     folder = layout.root / "connect"
     folder.mkdir(parents=True, exist_ok=True)
+    secrets_dir(layout).mkdir(mode=0o700, exist_ok=True)
     (folder / "worker.properties").write_text(worker_properties(layout))
     (folder / "log4j2.properties").write_text(_LOG4J2)
     env = {**os.environ, **database_env(layout.database_url)}

@@ -92,3 +92,11 @@ def test_connect_reaches_the_database_as_the_replication_role_never_the_urls_use
     assert env == {"LEDGER_DB_HOST": "db.example", "LEDGER_DB_PORT": "6543", "LEDGER_DB_USER": CDC_ROLE,
                    "LEDGER_DB_PASSWORD": "cdc-secret", "LEDGER_DB_NAME": "ledger"}
     assert database_env("postgresql://postgres@127.0.0.1:5433/ledger", {})["LEDGER_DB_PASSWORD"] == ""
+
+
+def test_the_local_connect_worker_reads_files_only_from_the_stacks_secrets_folder(tmp_path):
+    from dev.stack.connect import worker_properties
+
+    layout = StackLayout.from_env({"STACK_DIR": str(tmp_path / "stack")})
+    lines = worker_properties(layout).splitlines()
+    assert f"config.providers.file.param.allowed.paths={tmp_path / 'stack' / 'secrets'}" in lines
