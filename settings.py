@@ -37,11 +37,14 @@ class Range:
         return self.high is None or value <= self.high
 
     def __str__(self) -> str:
-        low = "" if self.low is None else f"{'>=' if self.low_inclusive else '>'} {_number(self.low)}"
-        if self.high is None:
-            return low
-        return f"from {_number(self.low)} to {_number(self.high)}" if self.low_inclusive and self.low is not None \
-            else f"{low} and <= {_number(self.high)}".strip()
+        if self.low is not None and self.high is not None and self.low_inclusive:
+            return f"from {_number(self.low)} to {_number(self.high)}"
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>=' if self.low_inclusive else '>'} {_number(self.low)}")
+        if self.high is not None:
+            parts.append(f"<= {_number(self.high)}")
+        return " and ".join(parts)
 
 
 def _number(value) -> str:
