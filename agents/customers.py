@@ -35,8 +35,9 @@ async def project_customers(batch: PartitionBatch) -> None:
 
     def apply(change: Change):
         key = customer_key(change.key)
-        check_key_is_row_id(change, key, "customers")
-        return key, apply_customer_change(overviews.get(key), change)
+        row = apply_customer_change(overviews.get(key), change)
+        check_key_is_row_id(change, key, "customers")  # after the row's own checks
+        return key, row
 
     async for _, (key, row) in decoded_changes(batch, apply, agent="project_customers"):
         if row is not None:

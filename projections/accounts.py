@@ -29,10 +29,12 @@ def account_key(account_id: Any) -> int:
 
 
 def account_key_and_view(change: Change):
-    """(table key, row to store) of an accounts change, its key checked against the row's id."""
+    """(table key, row to store) of an accounts change, its key checked against the row's id (after the
+    row's own checks: an id of the wrong type is named as such)."""
     key = account_key(change.key)
+    view = account_view(change)
     check_key_is_row_id(change, key, "accounts")
-    return key, account_view(change)
+    return key, view
 
 
 def account_view(change: Change) -> Optional[AccountView]:
