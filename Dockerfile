@@ -1,7 +1,7 @@
 # ledgerstream worker image: the Faust app (web views on 6066) and its CLIs
 # (e.g. `python -m ops.connectors apply`). No compiler in the image: every pinned package
 # installs from a manylinux wheel (rocksdict needs glibc >= 2.28; bookworm has 2.36).
-FROM python:3.11-slim-bookworm
+FROM python:3.11.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

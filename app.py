@@ -13,7 +13,7 @@ import faust
 from engine.app import EngineApp
 from engine.telemetry.logs import logging_config
 from engine.telemetry.worker import LedgerWorker
-from settings import Settings, load_settings
+from settings import Settings, SettingsError, load_settings
 
 __all__ = ["LedgerApp", "create_app", "app"]
 
@@ -82,4 +82,13 @@ def create_app(settings: Settings) -> faust.App:
     )
 
 
-app = create_app(load_settings())
+def _app_or_exit() -> faust.App:
+    """The app, or an exit with one sentence naming the bad setting: `faust -A app worker` imports
+    this module, and a traceback would bury the sentence."""
+    try:
+        return create_app(load_settings())
+    except SettingsError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+app = _app_or_exit()

@@ -16,15 +16,56 @@ from typing import TYPE_CHECKING, Any, Mapping, Optional
 if TYPE_CHECKING:  # imported where used: settings import nothing of the pipeline at import time
     from detection.withdrawals import RuleSettings
 
-__all__ = ["Settings", "load_settings", "ENV_VARS", "PROCESSING_GUARANTEES"]
+__all__ = ["Settings", "SettingsError", "Range", "load_settings", "ENV_VARS", "PROCESSING_GUARANTEES"]
 
 #: Faust's processing guarantees. exactly_once needs a broker with transactions (not the local one).
 PROCESSING_GUARANTEES = ("at_least_once", "exactly_once")
 
 
-def _env(name: str, default: Any, *, help: str, secret: bool = False) -> Any:
-    """A dataclass field that names its environment variable; a secret one stays out of repr()."""
-    return field(default=default, repr=not secret, metadata={"env": name, "help": help, "secret": secret})
+class SettingsError(ValueError):
+    """A setting's value that cannot be used; the message is one sentence naming the variable."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a number setting accepts: `low <= value` (or `<` when not `low_inclusive`), `value <= high`."""
+
+    low: Optional[float] = None
+    high: Optional[float] = None
+    low_inclusive: bool = True
+
+    def admits(self, value: float) -> bool:
+        if self.low is not None and (value < self.low if self.low_inclusive else value <= self.low):
+            return False
+        return self.high is None or value <= self.high
+
+    def __str__(self) -> str:
+        if self.low is not None and self.high is not None and self.low_inclusive:
+            return f"from {_number(self.low)} to {_number(self.high)}"
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>=' if self.low_inclusive else '>'} {_number(self.low)}")
+        if self.high is not None:
+            parts.append(f"<= {_number(self.high)}")
+        return " and ".join(parts)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+#: The ranges settings name: a count of at least one, a positive duration, a TCP port, zero or more.
+AT_LEAST_ONE = Range(1)
+POSITIVE = Range(0, low_inclusive=False)
+NOT_NEGATIVE = Range(0)
+PORT = Range(1, 65535)
+
+
+def _env(name: str, default: Any, *, help: str, secret: bool = False, range: Optional[Range] = None) -> Any:
+    """A dataclass field that names its environment variable and, for a number, the range it accepts;
+    a secret one stays out of repr()."""
+    return field(default=default, repr=not secret,
+                 metadata={"env": name, "help": help, "secret": secret, "range": range})
 
 
 @dataclass(frozen=True)
@@ -36,10 +77,13 @@ class Settings:
         "DATABASE_URL", "postgresql://postgres@127.0.0.1:5433/ledger", help="The ledger database (PostgreSQL).",
         secret=True,  # may hold a password
     )
+    cdc_password: str = _env(
+        "CDC_PASSWORD", "", secret=True,
+        help="Password `python -m ops.migrations` gives Debezium's replication role (unset: none, as locally).")
     connect_url: str = _env("CONNECT_URL", "http://127.0.0.1:8083", help="Kafka Connect REST API.")
     web_url: str = _env("WEB_URL", "http://127.0.0.1:6066", help="Where clients reach the worker's web views.")
     web_bind: str = _env("WEB_BIND", "127.0.0.1", help="Address the worker's web server binds to.")
-    web_port: int = _env("WEB_PORT", 6066, help="Port of the worker's web server.")
+    web_port: int = _env("WEB_PORT", 6066, help="Port of the worker's web server.", range=PORT)
     web_token: str = _env(
         "WEB_TOKEN", "", secret=True,
         help="When set, every web view but /health needs `Authorization: Bearer <WEB_TOKEN>`.")
@@ -51,12 +95,12 @@ class Settings:
     # Faust's defaults suit Apache Kafka; the local broker holds a JoinGroup for half the
     # rebalance timeout, so the local stack sets these short (see dev/stack/).
     broker_rebalance_timeout: Optional[float] = _env(
-        "BROKER_REBALANCE_TIMEOUT", None, help="Consumer rebalance timeout, seconds."
+        "BROKER_REBALANCE_TIMEOUT", None, help="Consumer rebalance timeout, seconds.", range=POSITIVE
     )
-    broker_session_timeout: Optional[float] = _env(
-        "BROKER_SESSION_TIMEOUT", None, help="Consumer session timeout, seconds.")
+    broker_session_timeout: Optional[float] = _env("BROKER_SESSION_TIMEOUT", None,
+                                                   help="Consumer session timeout, seconds.", range=POSITIVE)
     broker_heartbeat_interval: Optional[float] = _env(
-        "BROKER_HEARTBEAT_INTERVAL", None, help="Consumer heartbeat interval, seconds."
+        "BROKER_HEARTBEAT_INTERVAL", None, help="Consumer heartbeat interval, seconds.", range=POSITIVE
     )
     broker_end_offsets_probe: bool = _env(
         "BROKER_END_OFFSETS_PROBE", False,
@@ -69,8 +113,10 @@ class Settings:
     broker_fetch_max_wait_ms: Optional[int] = _env(
         "BROKER_FETCH_MAX_WAIT_MS", None,
         help="Longest wait of a consumer fetch (Faust's fixed 1500 when unset; short on the local broker).",
+        range=NOT_NEGATIVE,
     )
-    producer_linger_ms: int = _env("PRODUCER_LINGER_MS", 10, help="How long the producer batches records.")
+    producer_linger_ms: int = _env("PRODUCER_LINGER_MS", 10, help="How long the producer batches records.",
+                                   range=NOT_NEGATIVE)
     state_flush_interval_ms: int = _env(
         # Longer means fewer changelog records (a busy row is written once per interval) and more to
         # replay after a crash; views read through the cache, so they are fresh either way. 250 ms
@@ -78,13 +124,16 @@ class Settings:
         # (results/). Quix Streams checkpoints every 5 s, Kafka Streams commits every 30 s.
         "STATE_FLUSH_INTERVAL_MS", 5000,
         help="Batch agents write cached table rows to the tables (and changelogs) at least this often.",
+        range=POSITIVE,
     )
     state_flush_records: int = _env(
-        "STATE_FLUSH_RECORDS", 20000, help="...or as soon as this many records of a partition wait for a flush.")
+        "STATE_FLUSH_RECORDS", 20000, help="...or as soon as this many records of a partition wait for a flush.",
+        range=AT_LEAST_ONE)
     state_row_limit_bytes: int = _env(
         # Every table's rows are designed to stay far below this whatever a key's volume (tables/);
         # one over it is refused, logged, counted on /health and dead-lettered, never sent.
-        "STATE_ROW_LIMIT_BYTES", 64 * 1024, help="Largest table row (serialized key and value) written at a flush.")
+        "STATE_ROW_LIMIT_BYTES", 64 * 1024, help="Largest table row (serialized key and value) written at a flush.",
+        range=AT_LEAST_ONE)
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level (wins over the CLI's -l when set).")
     log_format: str = _env(
         "LOG_FORMAT", "text", help="Worker logs: text, or json (one JSON object per line; run `faust --quiet`).")
@@ -94,21 +143,28 @@ class Settings:
         "METRICS_ENABLED", True, help="Serve Prometheus metrics on /metrics and count what the worker does.")
     # Detection rules (detection/withdrawals.py) and read models.
     large_withdrawal: Decimal = _env("RULE_LARGE_WITHDRAWAL", Decimal("200.00"),
-                                     help="A withdrawal of at least this amount is large.")
-    rapid_window_seconds: int = _env("RULE_RAPID_WINDOW_SECONDS", 600, help="Sliding time window of the rapid rule.")
-    rapid_count: int = _env("RULE_RAPID_COUNT", 3, help="Large withdrawals within the window that alert.")
-    burst_length: int = _env("RULE_BURST_LENGTH", 5, help="Count window of the burst rule.")
-    burst_total: Decimal = _env("RULE_BURST_TOTAL", Decimal("5000.00"), help="Sum of the count window that alerts.")
+                                     help="A withdrawal of at least this amount is large.", range=POSITIVE)
+    rapid_window_seconds: int = _env("RULE_RAPID_WINDOW_SECONDS", 600, help="Sliding time window of the rapid rule.",
+                                 range=POSITIVE)
+    rapid_count: int = _env("RULE_RAPID_COUNT", 3, help="Large withdrawals within the window that alert.",
+                        range=AT_LEAST_ONE)
+    burst_length: int = _env("RULE_BURST_LENGTH", 5, help="Count window of the burst rule.", range=AT_LEAST_ONE)
+    burst_total: Decimal = _env("RULE_BURST_TOTAL", Decimal("5000.00"), help="Sum of the count window that alerts.",
+                                 range=POSITIVE)
     rule_lateness_seconds: int = _env("RULE_LATENESS_SECONDS", 300,
-                                      help="How late (by created_at) a withdrawal may arrive and be judged exactly.")
+                                      help="How late (by created_at) a withdrawal may arrive and be judged exactly.",
+                                      range=NOT_NEGATIVE)
     balance_low_threshold: Decimal = _env("BALANCE_LOW_THRESHOLD", Decimal("100.00"),
-                                          help="A balance crossing below this emits BalanceLow.")
-    turnover_retention_days: int = _env("TURNOVER_RETENTION_DAYS", 35, help="Days of turnover kept per account.")
-    alerts_kept_per_account: int = _env("ALERTS_KEPT_PER_ACCOUNT", 500, help="Newest alerts kept per account.")
+                                          help="A balance crossing below this emits BalanceLow.",
+                                          range=NOT_NEGATIVE)
+    turnover_retention_days: int = _env("TURNOVER_RETENTION_DAYS", 35, help="Days of turnover kept per account.",
+                                        range=AT_LEAST_ONE)
+    alerts_kept_per_account: int = _env("ALERTS_KEPT_PER_ACCOUNT", 500, help="Newest alerts kept per account.",
+                                        range=AT_LEAST_ONE)
 
     def checked_processing_guarantee(self) -> str:
         if self.processing_guarantee not in PROCESSING_GUARANTEES:
-            raise ValueError(f"PROCESSING_GUARANTEE={self.processing_guarantee!r} is not one of "
+            raise SettingsError(f"PROCESSING_GUARANTEE={self.processing_guarantee!r} is not one of "
                              f"{', '.join(PROCESSING_GUARANTEES)}; set one of them or unset it.")
         return self.processing_guarantee
 
@@ -119,7 +175,7 @@ class Settings:
             raw = environ.get(f.metadata["env"])
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f, raw)
+            values[f.name] = _checked(f, _parse(f, raw), raw)
         return cls(**values)
 
     def rule_settings(self) -> RuleSettings:
@@ -141,6 +197,15 @@ class Settings:
         return f"http://{host}:{self.web_port}"
 
 
+def _checked(f: Field[Any], value: Any, raw: str) -> Any:
+    """The value, if its field's range admits it."""
+    allowed = f.metadata.get("range")
+    if allowed is not None and not allowed.admits(value):
+        name = f.metadata["env"]
+        raise SettingsError(f"{name}={raw!r} is out of range; set {name} to a number {allowed} or unset it.")
+    return value
+
+
 def _parse(f: Field[Any], raw: str) -> Any:
     name = f.metadata["env"]
     kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
@@ -149,7 +214,7 @@ def _parse(f: Field[Any], raw: str) -> Any:
             return True
         if raw.lower() in ("0", "false", "no", "off"):
             return False
-        raise ValueError(f"{name}={raw!r} is not a yes/no value; set {name} to true or false.")
+        raise SettingsError(f"{name}={raw!r} is not a yes/no value; set {name} to true or false.")
     try:
         if "Decimal" in kind:
             number = Decimal(raw)
@@ -159,9 +224,12 @@ def _parse(f: Field[Any], raw: str) -> Any:
         if "int" in kind:
             return int(raw)
         if "float" in kind:
-            return float(raw)
+            number = float(raw)
+            if number != number or number in (float("inf"), float("-inf")):
+                raise ValueError
+            return number
     except (ValueError, InvalidOperation):
-        raise ValueError(f"{name}={raw!r} is not a number; set {name} to a number or unset it.") from None
+        raise SettingsError(f"{name}={raw!r} is not a number; set {name} to a number or unset it.") from None
     return raw
 
 

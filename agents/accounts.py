@@ -7,7 +7,7 @@ from decimal import Decimal
 from app import app
 from engine.batching import PartitionBatch
 from cdc.changes import Change
-from projections.accounts import account_key, account_view, already_applied
+from projections.accounts import account_key_and_view, already_applied
 from projections.customers import account_update
 from settings import load_settings
 from tables.balances import balance_by_account
@@ -58,7 +58,7 @@ async def project_account_balances(batch: PartitionBatch) -> None:
 
 
 def _key_and_row(change: Change):
-    return account_key(change.key), account_view(change)
+    return account_key_and_view(change)
 
 
 def _crossed_below(previous, row, threshold: Decimal) -> bool:

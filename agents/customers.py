@@ -9,6 +9,7 @@ from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError
 from projections.customers import apply_customer_change, customer_key, fold_account_update
 from tables.customers import customer_account_page_of, customer_account_pages, customer_summary
+from projections.keys import check_key_is_row_id
 from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, faust_topic
 
 from .dead_letters import dead_letter_message
@@ -34,7 +35,9 @@ async def project_customers(batch: PartitionBatch) -> None:
 
     def apply(change: Change):
         key = customer_key(change.key)
-        return key, apply_customer_change(overviews.get(key), change)
+        row = apply_customer_change(overviews.get(key), change)
+        check_key_is_row_id(change, key, "customers")  # after the row's own checks
+        return key, row
 
     async for _, (key, row) in decoded_changes(batch, apply, agent="project_customers"):
         if row is not None:

@@ -7,8 +7,16 @@ from typing import Any, Dict, Optional, Tuple, cast
 from cdc.changes import Change, DecodeError, Op
 
 from .fields import exact_decimal, integer, text, timestamp_text
+from .keys import check_key_is_row_id
 
-__all__ = ["account_key", "account_view", "already_applied", "AccountView"]
+__all__ = ["account_key", "account_key_and_view", "account_view", "already_applied", "AccountView",
+           "REDELIVERY_WINDOW_LSN"]
+
+#: How far (in WAL bytes) behind a stored change a redelivered one can be. Debezium re-sends from its
+#: last flushed offset, one offset-flush interval (seconds to a minute) behind the newest change: far
+#: less WAL than this at any rate a ledger writes. A change further behind is no redelivery, so the
+#: stored position must be wrong (a record whose position lies in the future): apply the change.
+REDELIVERY_WINDOW_LSN = 64 << 30
 
 AccountView = Dict[str, Any]
 
@@ -18,6 +26,15 @@ def account_key(account_id: Any) -> int:
     if isinstance(account_id, bool) or not isinstance(account_id, int):
         raise DecodeError(f"account id {account_id!r} is not an integer")
     return account_id
+
+
+def account_key_and_view(change: Change):
+    """(table key, row to store) of an accounts change, its key checked against the row's id (after the
+    row's own checks: an id of the wrong type is named as such)."""
+    key = account_key(change.key)
+    view = account_view(change)
+    check_key_is_row_id(change, key, "accounts")
+    return key, view
 
 
 def account_view(change: Change) -> Optional[AccountView]:
@@ -51,7 +68,12 @@ def already_applied(change: Change, stored: Optional[AccountView]) -> bool:
     Debezium re-sends changes after a connector restart (from its last flushed offset), behind
     newer ones already applied; applying them again would turn a balance back for a while.
     Snapshot reads carry no commit position and are always applied: they are the row as it is.
+    A change more than REDELIVERY_WINDOW_LSN behind is applied too: no redelivery lags that far,
+    so the stored position is not the database's (a forged or corrupt record must not pin the row
+    and make every later real change look old).
     """
     order = change.source.order()
     position = (stored or {}).get("source_position")
-    return order is not None and position is not None and order <= tuple(position)
+    if order is None or position is None or order > tuple(position):
+        return False
+    return max(position[0] - order[0], position[1] - order[1]) <= REDELIVERY_WINDOW_LSN

@@ -6,6 +6,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from ops.connectors.secrets import mask_passwords
+
 __all__ = ["LEDGER_TABLES", "connect", "missing_tables", "redact", "describe_error"]
 
 #: The tables migrations/0001_ledger.sql creates and the generator writes.
@@ -30,15 +32,16 @@ def missing_tables(conn: psycopg.Connection) -> list[str]:
 
 
 def redact(url: str) -> str:
-    """`url` with any password replaced by ***, fit for messages and logs."""
+    """`url` with any password replaced by ***, fit for messages and logs: in the user info, as a
+    `?password=` parameter, or as a libpq `password=` keyword (a connection string that is no URL)."""
     try:
         parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return urlunsplit(parts._replace(netloc=netloc))
+        if parts.password is not None:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            url = urlunsplit(parts._replace(netloc=netloc))
     except ValueError:
         return "<unparsable URL>"
+    return mask_passwords(url, "***")
 
 
 def describe_error(error: BaseException) -> str:

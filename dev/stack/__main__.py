@@ -10,6 +10,7 @@ import psycopg
 
 from ops.connectors.connect_client import ConnectError
 from ops.connectors.connector_files import ConnectorFileError
+from ops.migrations.runner import MigrationError
 
 from .layout import StackLayout
 from .manager import down, status, up
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
             from ops.migrations.runner import apply_migrations
 
             print(", ".join(apply_migrations(layout.database_url)) or "up to date")
-    except (StackError, ConnectError, ConnectorFileError) as exc:
+    except (StackError, ConnectError, ConnectorFileError, MigrationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except psycopg.OperationalError:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Mapping
 
 import psycopg
 import requests
+
+from ops.migrations.runner import CDC_ROLE
 
 from .layout import REPO_ROOT, StackLayout
 from .processes import StackError, pid_alive, read_pid, start_detached, stop_pid, wait_until
@@ -74,18 +76,27 @@ def worker_properties(layout: StackLayout) -> str:
         "config.providers=env,file",
         "config.providers.env.class=org.apache.kafka.common.config.provider.EnvVarConfigProvider",
         "config.providers.file.class=org.apache.kafka.common.config.provider.FileConfigProvider",
+        # ${file:...} reads only files under the stack's secrets folder, never the worker's own files.
+        f"config.providers.file.param.allowed.paths={secrets_dir(layout)}",
         "",
     ])
 
 
-def database_env(database_url: str) -> Dict[str, str]:
-    """LEDGER_DB_* variables that the connector files reference, from a database URL."""
+def secrets_dir(layout: StackLayout) -> Path:
+    """The one folder whose files connector configs may reference (`${file:PATH:KEY}`)."""
+    return layout.root / "secrets"
+
+
+def database_env(database_url: str, environ: Mapping[str, str] = os.environ) -> Dict[str, str]:
+    """LEDGER_DB_* variables that the connector files reference: the database of the URL, reached as
+    the replication role the migrations create (never the URL's own, owner or superuser, user)."""
     info = psycopg.conninfo.conninfo_to_dict(database_url)
     return {
         "LEDGER_DB_HOST": str(info.get("host") or "127.0.0.1"),
         "LEDGER_DB_PORT": str(info.get("port") or "5432"),
-        "LEDGER_DB_USER": str(info.get("user") or "postgres"),
-        "LEDGER_DB_PASSWORD": str(info.get("password") or ""),
+        "LEDGER_DB_USER": CDC_ROLE,
+        # The local cluster trusts local connections; another database wants the role's password.
+        "LEDGER_DB_PASSWORD": environ.get("CDC_PASSWORD", ""),
         "LEDGER_DB_NAME": str(info.get("dbname") or "ledger"),
     }
 
@@ -106,6 +117,7 @@ def connect_ready(connect_url: str) -> bool:
 def start_connect(layout: StackLayout, *, timeout: float = 120) -> None:
     folder = layout.root / "connect"
     folder.mkdir(parents=True, exist_ok=True)
+    secrets_dir(layout).mkdir(mode=0o700, exist_ok=True)
     (folder / "worker.properties").write_text(worker_properties(layout))
     (folder / "log4j2.properties").write_text(_LOG4J2)
     env = {**os.environ, **database_env(layout.database_url)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from topics import CDC_TOPICS, DOMAIN_EVENT_TOPICS
 
 from .broker import broker_running, start_broker, stop_broker
 from .connect import connect_ready, connect_running, start_connect, stop_connect
+from .env_file import write_env_file
 from .kafka_topics import ensure_topics
 from .layout import StackLayout
 from .postgres import postgres_pid, postgres_running, start_postgres, stop_postgres
@@ -65,7 +67,8 @@ def up(layout: StackLayout, say: Say = _print) -> None:
     if new_broker:
         _forget_old_broker(layout, say)
 
-    say(f"postgres: migrations {', '.join(apply_migrations(layout.database_url)) or 'up to date'}")
+    applied = apply_migrations(layout.database_url, cdc_password=os.environ.get("CDC_PASSWORD") or None)
+    say(f"postgres: migrations {', '.join(applied) or 'up to date'}")
 
     if layout.external_connect:
         say(f"connect: using {redact(layout.external_connect)}")
@@ -88,7 +91,7 @@ def up(layout: StackLayout, say: Say = _print) -> None:
         say("prometheus: starting")
         start_prometheus(layout)
 
-    layout.env_file.write_text("".join(f"{k}={v}\n" for k, v in layout.env_values().items()))
+    write_env_file(layout.env_file, layout.env_values())
     say(f"ready: addresses in {layout.env_file}")
 
 

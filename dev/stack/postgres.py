@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
-import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -31,21 +30,50 @@ def _as_postgres() -> List[str]:
 
 
 def _cluster_dir(layout: StackLayout, *, create: bool = False) -> Path:
-    """The cluster's folder: .stack/postgres, or a link to a folder the postgres user can reach."""
+    """The cluster's folder: .stack/postgres, or a link to a private folder the postgres user can reach."""
     link = layout.root / "postgres"
-    if link.exists() or link.is_symlink() or not create:
-        return link.resolve()
+    if link.is_symlink():
+        target = link.parent / os.readlink(link)
+        if target.exists() or target.is_symlink() or not create:
+            _check_private(target)
+            return target
+        link.unlink()  # the temporary folder is gone (e.g. a reboot); its cluster with it
+    if link.exists() or not create:
+        return link
     layout.root.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0 and not _postgres_user_can_reach(layout.root):
         # The checkout sits where the postgres user cannot enter (e.g. under /root): keep the
-        # cluster in a temporary folder and link it, so the state still lives under one folder.
-        key = hashlib.sha1(str(layout.root).encode()).hexdigest()[:12]
-        target = Path(tempfile.gettempdir()) / f"ledgerstream-postgres-{key}"
-        target.mkdir(parents=True, exist_ok=True)
+        # cluster in a new temporary folder of an unpredictable name (mode 0700, made by us, so
+        # nobody else can have planted it or a link in its place) and link it.
+        target = Path(tempfile.mkdtemp(prefix="ledgerstream-postgres-"))
+        os.chown(target, _postgres_ids()[0], _postgres_ids()[1], follow_symlinks=False)
         link.symlink_to(target)
-    else:
-        link.mkdir(parents=True, exist_ok=True)
-    return link.resolve()
+        return target
+    link.mkdir()
+    if os.geteuid() == 0:
+        os.chown(link, *_postgres_ids(), follow_symlinks=False)
+    return link
+
+
+def _postgres_ids():
+    import pwd
+
+    entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid
+
+
+def _check_private(folder: Path) -> None:
+    """Refuse a cluster folder that is a link, or that others could have made or may write to."""
+    try:
+        info = folder.lstat()
+    except FileNotFoundError:
+        return
+    allowed = {os.geteuid(), 0}
+    if os.geteuid() == 0:
+        allowed.add(_postgres_ids()[0])
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid not in allowed or info.st_mode & 0o022:
+        raise StackError(f"{folder} is not a private folder of this stack (a link, someone else's, or writable "
+                         "by others); remove it and the stack's postgres link, then start again.")
 
 
 def _postgres_user_can_reach(folder: Path) -> bool:
@@ -76,8 +104,6 @@ def postgres_running(layout: StackLayout) -> bool:
 def start_postgres(layout: StackLayout, *, timeout: float = 60) -> None:
     cluster = _cluster_dir(layout, create=True)
     data = cluster / "data"
-    if os.geteuid() == 0:
-        shutil.chown(cluster, "postgres", "postgres")
     if not (data / "PG_VERSION").exists():
         _run([*_as_postgres(), _bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
               "--no-instructions"], what="initdb")

@@ -19,6 +19,7 @@ __all__ = [
     "references",
     "unknown_references",
     "Scrubber",
+    "mask_passwords",
 ]
 
 MASK = "****"
@@ -28,14 +29,32 @@ MASK = "****"
 _REFERENCE = re.compile(r"\$\{([^}:]*?):(?:([^}]*?):)?([^}]*?)\}")
 
 # A key holds a secret when it says so: database.password, database.sslpassword,
-# ssl.key.password, sasl.jaas.config, basic.auth.user.info, an api.key, a token...
+# ssl.key.password, sasl.jaas.config, basic.auth.user.info, an api.key, a token, and a key
+# itself (ssl.keystore.key, a private or signing key; not a record key such as event.key).
 _SECRET_KEY = re.compile(
     r"password|passwd|secret|token|credential"
-    r"|(^|[._-])(pwd|jaas\.config|user\.info|api\.key|private\.key|access\.key)($|[._-])",
+    r"|(^|[._-])(pwd|jaas\.config|user\.info|api\.key|private\.key|access\.key)($|[._-])"
+    r"|(^|[._-])(ssl|keystore|truststore|private|secret|api|access|signing|encryption)([._-][a-z]+)*[._-]key$",
     re.IGNORECASE,
 )
 # user:password@ inside a URL, in any value (connection.url, database.url...).
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)(?P<password>[^@/\s]+)(?P<tail>@)", re.IGNORECASE)
+# A password as a parameter: a JDBC or libpq URL's `?password=` / `&sslpassword=`, and a libpq
+# keyword string's `password=...` or `password = 'quoted \' value'`.
+_KEYWORD_PASSWORD = re.compile(
+    r"(?P<head>(?:^|[\s?&;])[a-z_.-]*password\s*=\s*)(?P<password>'(?:[^'\\]|\\.)*'|[^\s&;']*)",
+    re.IGNORECASE)
+
+
+def mask_passwords(text: str, mask: str = MASK) -> str:
+    """`text` with every password it spells out masked: in a URL's user info, as a URL parameter,
+    or as a libpq keyword. References (${env:...}) are kept: they hold no secret."""
+    def keep_reference(match, group):
+        return match[group] if is_reference(match[group]) else mask
+
+    text = _URL_PASSWORD.sub(lambda m: m["head"] + keep_reference(m, "password") + m["tail"], text)
+    return _KEYWORD_PASSWORD.sub(
+        lambda m: m["head"] + (keep_reference(m, "password") if m["password"] else ""), text)
 
 
 @dataclass(frozen=True)
@@ -65,8 +84,7 @@ def mask_value(key: str, value: Optional[str]) -> Optional[str]:
         return None
     if is_secret_key(key) and value and not is_reference(value):
         return MASK
-    return _URL_PASSWORD.sub(lambda m: m["head"] + (m["password"] if is_reference(m["password"]) else MASK)
-                             + m["tail"], value)
+    return mask_passwords(value)
 
 
 def masked_config(config: Mapping[str, str]) -> Dict[str, Optional[str]]:
@@ -140,4 +158,4 @@ class Scrubber:
     def __call__(self, text: str) -> str:
         for value in self._values:
             text = text.replace(value, MASK)
-        return _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["tail"], text)
+        return mask_passwords(text)

@@ -13,7 +13,8 @@ import sys
 from typing import List, Optional, Sequence, TextIO
 
 from .kafka import Broker, BrokerError, dlq_names, run
-from .letters import DLQ_SUFFIX, DeadLetter, Position, parse_position
+from .letters import (DLQ_SUFFIX, DeadLetter, Position, foreign_source_reason, parse_position, printable,
+                      protected_topic_reason, source_topic_name)
 
 __all__ = ["main"]
 
@@ -39,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("topics", nargs="*", metavar="TOPIC",
                          help="dead-letter topics (or their source topics); default: every *.dlq topic")
     listing.add_argument("--json", action="store_true", help="a JSON array instead of lines")
+    listing.add_argument("--limit", type=_count, default=None, metavar="N",
+                         help="show at most N dead letters per topic, oldest first")
 
     replay = commands.add_parser("replay", parents=[common],
                                  help="send dead letters back to their source topic and partition")
@@ -48,7 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a dead letter by its position in TOPIC.dlq, as `list` shows it (repeatable)")
     which.add_argument("--all", action="store_true", help="every dead letter of TOPIC.dlq, oldest first")
     replay.add_argument("--dry-run", action="store_true", help="say what would be sent, send nothing")
+    replay.add_argument("--to", metavar="TOPIC", default=None,
+                        help="send to this topic instead of TOPIC.dlq's own source topic (its name without .dlq); "
+                             "letters whose headers name another source are then sent too")
     return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count; write a whole number of at least 1")
+    return value
 
 
 def _position(text: str) -> Position:
@@ -92,47 +108,81 @@ async def _list(bootstrap: str, args, out: TextIO, err: TextIO) -> int:
                 raise UsageError(_unknown_topic(topic, bootstrap))
         letters: List[DeadLetter] = []
         for topic in topics:
-            letters.extend(await broker.read(topic))
+            letters.extend(await broker.read(topic, limit=args.limit))
     if args.json:
         print(json.dumps([letter.as_json() for letter in letters], indent=2), file=out)
     else:
         for letter in letters:
             print(letter.line(), file=out)
         where = ", ".join(topics) if topics else "no *.dlq topic on the broker"
-        print(f"{len(letters)} dead letter{'s' if len(letters) != 1 else ''} ({where})", file=err)
+        limited = f"; at most {args.limit} per topic (--limit)" if args.limit else ""
+        print(printable(f"{len(letters)} dead letter{'s' if len(letters) != 1 else ''} ({where}{limited})"), file=err)
     return 0
 
 
 async def _replay(bootstrap: str, args, out: TextIO, err: TextIO) -> int:
     topic = dlq_names([args.topic])[0]
+    target = _replay_target(topic, args.to)
     async with Broker(bootstrap, timeout=args.timeout) as broker:
         if not broker.has_topic(topic):
             raise UsageError(_unknown_topic(topic, bootstrap))
         letters = await broker.read(topic)
         chosen = letters if args.all else _choose(letters, args.offsets, topic)
         replayable = [letter for letter in chosen if not letter.omitted]
+        if args.to is None:
+            _refuse_foreign_letters(replayable, target)
         for letter in chosen:
             if letter.omitted:
-                print(f"skipped {letter.position}: {letter.omitted}; re-send the original from "
-                      f"{letter.source_position} instead", file=out)
-        for letter in replayable:
-            if not broker.has_topic(letter.source_topic):
-                raise UsageError(f"The source topic {letter.source_topic} of {letter.position} is not on the broker "
-                                 f"at {bootstrap}; create it (`make up` creates the pipeline's topics) first.")
+                print(printable(f"skipped {letter.position}: {letter.omitted}; re-send the original from "
+                                f"{letter.source_position} instead"), file=out)
+        if replayable and not broker.has_topic(target):
+            raise UsageError(f"The topic {target} to replay {topic} into is not on the broker at {bootstrap}; "
+                             "create it (`make up` creates the pipeline's topics) first.")
         if args.dry_run:
             for letter in replayable:
-                partition = broker.target_partition(letter)
-                target = f"{letter.source_topic}/{partition}" if partition is not None else letter.source_topic
-                print(f"would replay {letter.position} to {target} ({letter.agent} refused it: "
-                      f"{letter.error_class})", file=out)
+                partition = broker.target_partition(letter, target)
+                where = f"{target}/{partition}" if partition is not None else target
+                print(printable(f"would replay {letter.position} to {where} ({letter.agent} refused it: "
+                                f"{letter.error_class})"), file=out)
         else:
-            for sent in await broker.send(replayable):
+            for sent in await broker.send(replayable, target):
                 print(f"replayed {sent.letter.position} to {sent.topic}/{sent.partition}@{sent.offset}", file=out)
     verb = "would replay" if args.dry_run else "replayed"
     skipped = len(chosen) - len(replayable)
     print(f"{verb} {len(replayable)} of {len(chosen)} dead letter{'s' if len(chosen) != 1 else ''} from {topic}"
           + (f"; {skipped} skipped" if skipped else ""), file=err)
     return 1 if skipped else 0
+
+
+def _replay_target(dlq: str, named: Optional[str]) -> str:
+    """Where a replay sends: the topic the operator named, else the DLQ's own source topic when that
+    is no topic the worker or Kafka Connect own (a changelog, an internal topic, alerts, Connect's)."""
+    if named:
+        return named
+    target = source_topic_name(dlq)
+    reason = protected_topic_reason(target, _app_id())
+    if reason:
+        raise UsageError(f"{target} is {reason}, which a replay writes to only when named; "
+                         f"add --to {target} if that is really meant.")
+    return target
+
+
+def _refuse_foreign_letters(letters: List[DeadLetter], target: str) -> None:
+    """A letter whose headers name another source than the DLQ's own stops the replay: it may be forged."""
+    for letter in letters:
+        reason = foreign_source_reason(letter, target)
+        if reason:
+            raise UsageError(printable(f"The dead letter {letter.position} is refused: {reason}, not {target}; "
+                                       f"nothing was sent (name a topic with --to to send it anyway)."))
+
+
+def _app_id() -> str:
+    from settings import load_settings
+
+    try:
+        return load_settings().app_id
+    except ValueError as exc:  # a malformed setting in the environment
+        raise UsageError(str(exc)) from None
 
 
 def _choose(letters: List[DeadLetter], positions: List[Position], topic: str) -> List[DeadLetter]:

@@ -77,8 +77,9 @@ class Broker:
     def partitions(self, topic: str) -> Set[int]:
         return set(self._topics.get(topic, ()))
 
-    async def read(self, topic: str) -> List[DeadLetter]:
-        """Every record of the topic now, from the beginning to the end of each partition, in order."""
+    async def read(self, topic: str, *, limit: Optional[int] = None) -> List[DeadLetter]:
+        """Every record of the topic now, from the beginning to the end of each partition, in order;
+        with a limit, stop once that many are read (a topic can hold more than memory does)."""
         tps = [TopicPartition(topic, p) for p in sorted(self.partitions(topic))]
         if not tps:
             return []
@@ -91,6 +92,8 @@ class Broker:
             batch = await self._guarded(consumer.getmany(*tps, timeout_ms=500))
             for tp, records in batch.items():
                 letters[tp].extend(DeadLetter.from_record(r) for r in records)
+            if limit is not None and sum(map(len, letters.values())) >= limit:
+                return [letter for tp in tps for letter in letters[tp]][:limit]
             # The high watermark of a fetch response is exact (the local broker's ListOffsets is not).
             if all([await self._at_end(tp) for tp in tps]):
                 break
@@ -109,8 +112,8 @@ class Broker:
             raise RuntimeError("the broker is not open; use it as `async with Broker(...) as broker`")
         return self._consumer
 
-    async def send(self, letters: Sequence[DeadLetter]) -> List[Sent]:
-        """Each letter back to its source topic and partition, in the order given."""
+    async def send(self, letters: Sequence[DeadLetter], target: str) -> List[Sent]:
+        """Each letter to `target` (the source topic the caller checked), in its source partition, in order."""
         if self._producer is None:
             self._producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all",
                                               request_timeout_ms=int(self.timeout * 1000),
@@ -118,18 +121,18 @@ class Broker:
             await self._guarded(self._producer.start())
         sent = []
         for letter in letters:
-            partition = self.target_partition(letter)
+            partition = self.target_partition(letter, target)
             metadata = await self._guarded(self._producer.send_and_wait(
-                letter.source_topic, key=letter.key, value=letter.value, partition=partition,
+                target, key=letter.key, value=letter.value, partition=partition,
                 headers=replay_headers(letter)))
             sent.append(Sent(letter, metadata.topic, metadata.partition, metadata.offset))
         return sent
 
-    def target_partition(self, letter: DeadLetter) -> Optional[int]:
+    def target_partition(self, letter: DeadLetter, target: str) -> Optional[int]:
         """The partition the original was read from: state lives in the key's partition, whatever
-        partitioner wrote it first. None (the key's default partition) if that one is gone."""
+        partitioner wrote it first. None (the key's default partition) if `target` has no such one."""
         partition = letter.source_partition
-        return partition if partition in self.partitions(letter.source_topic) else None
+        return partition if partition in self.partitions(target) else None
 
 
 def run(coroutine):

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 __all__ = [
     "DLQ_SUFFIX", "HEADER_PREFIX", "REPLAYED_FROM", "Headers", "DeadLetter", "Position",
     "dead_letter_topic_name", "source_topic_name", "dead_letter_headers", "replay_headers", "parse_position",
-    "fit_record", "RECORD_OVERHEAD",
+    "fit_record", "RECORD_OVERHEAD", "protected_topic_reason", "foreign_source_reason", "printable",
 ]
 
 DLQ_SUFFIX = ".dlq"
@@ -43,6 +43,46 @@ def dead_letter_topic_name(source_topic: str) -> str:
 
 def source_topic_name(dlq_topic: str) -> str:
     return dlq_topic[: -len(DLQ_SUFFIX)] if dlq_topic.endswith(DLQ_SUFFIX) else dlq_topic
+
+
+#: Topics a replay never writes to unless the operator names them: what the worker or Connect own.
+_PROTECTED_SUFFIXES = {"-changelog": "a table's changelog", "-repartition": "a repartition topic",
+                       DLQ_SUFFIX: "a dead-letter topic"}
+_CONNECT_WORDS = ("connect-configs", "connect-offsets", "connect-status")
+#: Derived events the worker writes (topics.py): a replayed record there would be a forged alert.
+_DERIVED_TOPICS = ("alerts.withdrawals", "accounts.balance-low")
+
+
+def protected_topic_reason(topic: str, app_id: str = "ledgerstream") -> Optional[str]:
+    """Why a replay must not write to `topic` by default (None when it may): changelogs, the app's internal
+    topics, derived events (alerts), Kafka Connect's and the broker's own topics."""
+    for suffix, what in _PROTECTED_SUFFIXES.items():
+        if topic.endswith(suffix):
+            return what
+    if topic.startswith("_") or any(word in topic for word in _CONNECT_WORDS):
+        return "an internal topic of Kafka Connect or the broker"
+    if topic.startswith(f"{app_id}-"):
+        return "an internal topic of the worker"
+    if topic in _DERIVED_TOPICS:
+        return "a topic of derived events (alerts)"
+    return None
+
+
+def foreign_source_reason(letter: "DeadLetter", target: str) -> Optional[str]:
+    """Why a letter does not belong to `target` (None when it does): its headers name another source."""
+    named = letter.header(SOURCE_TOPIC)
+    if named is not None and named != target:
+        return f"its headers name {named!r} as its source"
+    return None
+
+
+# C0 and C1 control characters (ESC, CSI, BEL, ...) and DEL: a terminal acts on them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character shown as `\\xNN`: safe to print on a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group(0)):02x}", text)
 
 
 def dead_letter_headers(original: Optional[Sequence[Tuple[str, Optional[bytes]]]], error: BaseException, *,
@@ -156,7 +196,9 @@ class DeadLetter:
         """One line for a terminal: where it is, where it came from, who refused it and why."""
         reason = " ".join(self.reason.split())  # an exception message may span lines
         omitted = f" [{self.omitted}]" if self.omitted else ""
-        return f"{self.position}  from {self.source_position}  {self.agent}  {self.error_class}: {reason}{omitted}"
+        # Headers are whatever the record's writer put there: no escape sequence reaches the terminal.
+        return printable(f"{self.position}  from {self.source_position}  {self.agent}  {self.error_class}: "
+                         f"{reason}{omitted}")
 
     def as_json(self) -> Dict[str, Any]:
         at = self.dead_lettered_at

@@ -146,6 +146,11 @@ def _over_one_megabyte(key, envelope):
     return key, b'{"op": "c", "after": {"note": "' + b"x" * (ONE_MB + 100_000)
 
 
+def _keyed_by_another_account(key, envelope):
+    # A well-formed change of one account, keyed (and stored, before) under another.
+    return str(int(key) + 1_000_000_000).encode(), json.dumps(envelope).encode()
+
+
 ACCOUNT_CASES = [
     ("truncated JSON", _truncated, "value is not valid JSON"),
     ("balance as a float", _with_after(balance=12.5), "accounts.balance is 12.5, not an exact decimal string"),
@@ -159,6 +164,7 @@ ACCOUNT_CASES = [
     ("a Decimal without its scale", _decimal_without_scale,
      "a Decimal without a scale in its schema cannot be decoded exactly"),
     ("a value over 1 MB", _over_one_megabyte, "value is not valid JSON"),
+    ("a key that is not the row's id", _keyed_by_another_account, "is of the row with id"),
 ]
 
 
@@ -387,3 +393,112 @@ def test_each_view_answers_a_bad_request_on_the_worker(worker, path, parameter):
     assert (status, body.get("parameter") if isinstance(body, dict) else body) == (400, parameter)
     status, body = get_json(worker.url + path.format(1) + "?id=1%20OR%201%3D1")
     assert (status, body["parameter"]) == (400, "id")
+
+
+# --------------------------------------------------------------------------- bad-input catalogue II
+
+#: An LSN no PostgreSQL reaches (2^62 bytes of WAL): a forged or corrupt source position.
+FAR_FUTURE_LSN = 1 << 62
+
+
+def test_a_change_from_far_in_the_future_does_not_pin_the_account(db, worker, stack_env):
+    """Its row is applied (it decodes), and the account's next real change replaces it: a stored
+    position no redelivery could be that far behind does not make later changes look old."""
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    _, account_id = open_account(db, "1.00")
+    wait_for_balance(worker, account_id, "1.00", "the new account is served")
+    key = str(account_id).encode()
+    envelope = latest_change(bootstrap, ACCOUNT_CHANGES.name, key)
+    envelope["after"]["balance"] = "999999.00"
+    envelope["source"].update(lsn=FAR_FUTURE_LSN, sequence=json.dumps([str(FAR_FUTURE_LSN - 8), str(FAR_FUTURE_LSN)]))
+    send_raw(bootstrap, ACCOUNT_CHANGES.name, key=key, value=json.dumps(envelope).encode(), partition=partition_of(key))
+    wait_for_balance(worker, account_id, "999999.00", "the forged change is applied")
+
+    db.execute("UPDATE accounts SET balance = 2.00, updated_at = now() WHERE id = %s", (account_id,))
+    wait_for_balance(worker, account_id, "2.00", "the next real change replaces the forged one")
+    db.execute("UPDATE accounts SET balance = 3.00, updated_at = now() WHERE id = %s", (account_id,))
+    wait_for_balance(worker, account_id, "3.00", "and the one after it")
+
+
+def test_a_customer_change_keyed_by_another_customer_is_dead_lettered(db, worker, stack_env):
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    customer_id = open_customer(db, name="Mary Somerville")
+    other = open_customer(db, name="Emmy Noether")
+    url = f"{worker.url}/customers/{customer_id}"
+    for served in (customer_id, other):
+        eventually(lambda: get_json(f"{worker.url}/customers/{served}"), lambda r: r[0] == 200, timeout=90,
+                   what="both customers are served")
+    key = str(customer_id).encode()
+    envelope = latest_change(bootstrap, CUSTOMER_CHANGES.name, key)
+    envelope["after"]["name"] = "Not Emmy"
+    other_key = str(other).encode()
+    sent = send_raw(bootstrap, CUSTOMER_CHANGES.name, key=other_key, value=json.dumps(envelope).encode(),
+                    partition=partition_of(other_key))
+    db.execute("UPDATE customers SET name = 'Emmy Amalie Noether' WHERE id = %s", (other,))
+
+    eventually(lambda: get_json(f"{worker.url}/customers/{other}"),
+               lambda r: r[0] == 200 and r[1].get("name") == "Emmy Amalie Noether", timeout=90,
+               what="the change after the bad record is applied")
+    letters = dead_letters_of(bootstrap, sent)
+    assert all(f"customers change keyed {other} is of the row with id {customer_id}" in letter.reason
+               for letter in letters), letters[0].reason
+    assert get_json(url)[1]["name"] == "Mary Somerville"
+
+
+def _raw_body(url: str) -> bytes:
+    parts = urlparse(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        conn.request("GET", parts.path)
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def test_a_100_kb_name_with_control_characters_is_kept_whole_and_served_escaped(db, worker, stack_env):
+    """The ledger is the source of truth: the name is kept exactly, and the JSON answer escapes
+    every C0 control character (no raw ESC, CR or BEL reaches a terminal or a log line through it)."""
+    name = "Ada \x1b[31mLovelace\x07\r\nSet-Cookie: x=1\t\x7f\u202e" + "x" * 100_000
+    customer_id = open_customer(db, name=name, email="ada\x1b[2J@example.com")
+    url = f"{worker.url}/customers/{customer_id}"
+
+    status, body = eventually(lambda: get_json(url, timeout=10), lambda r: r[0] == 200, timeout=90,
+                              what="the customer is served")
+    assert body["name"] == name and body["email"] == "ada\x1b[2J@example.com"
+    raw = _raw_body(url)
+    # JSON escapes every C0 control character (ESC, BEL, CR, LF, TAB); DEL and U+202E are text to it.
+    assert not any(byte < 0x20 for byte in raw), "a raw control character in the JSON answer"
+    assert b"\\u001b[31m" in raw and len(raw) > 100_000
+
+
+def test_an_outbox_event_id_reused_with_another_payload(db, worker, stack_env):
+    """The outbox refuses a second row with a used id (its primary key). On the topic, an event reusing
+    an id is handled on its own: the handlers are idempotent by effect (latest activity), not by id, so
+    neither is dropped as a duplicate and neither is dead-lettered."""
+    import psycopg
+
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    customer_id = open_customer(db, name="Hedy Lamarr")
+    url = f"{worker.url}/customers/{customer_id}"
+    eventually(lambda: get_json(url), lambda r: r[0] == 200, timeout=90, what="the new customer is served")
+    event_id = uuid.uuid4()
+    insert = ("INSERT INTO outbox (id, aggregatetype, aggregateid, type, payload) "
+              "VALUES (%s, 'customer', %s, 'CustomerOpened', %s::jsonb)")
+    db.execute(insert, (event_id, str(customer_id), json.dumps({"customer_id": customer_id, "version": 1})))
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        db.execute(insert, (event_id, str(customer_id), json.dumps({"customer_id": customer_id, "other": True})))
+
+    reused = str(uuid.uuid4()).encode()
+    first = datetime(2032, 1, 1, tzinfo=timezone.utc) + timedelta(seconds=uuid.uuid4().int % 86_400)
+    second = first + timedelta(hours=1)
+    for at, payload in ((first, {"customer_id": customer_id}), (second, {"customer_id": customer_id, "note": "x"})):
+        _outbox_record(bootstrap, customer_id, "CustomerOpened", payload, at=at,
+                       headers=[("id", reused), ("eventType", b"CustomerOpened")])
+
+    eventually(lambda: get_json(url), lambda r: r[0] == 200 and r[1].get("last_activity")
+               and datetime.fromisoformat(r[1]["last_activity"]) == second, timeout=90,
+               what="the second event with the reused id is applied")
+    letters = [letter for letter in map(DeadLetter.from_record,
+                                        read_topic(bootstrap, dead_letter_topic_name(CUSTOMER_EVENTS.name)))
+               if letter.header("id") == reused.decode()]
+    assert letters == []

@@ -104,9 +104,17 @@ def live_config(stack_env, name: str) -> Dict[str, str]:
     return response.json()
 
 
+#: The tables of each connector file's publication, as the migrations create them (0002_cdc_role.sql).
+PUBLISHED_TABLES = {"ledger-postgres.yaml": "customers, accounts, transactions", "ledger-outbox.yaml": "outbox"}
+
+
 @pytest.fixture(scope="module")
 def connectors(stack_env, tmp_path_factory) -> Iterator[ConnectorCopies]:
     made = ConnectorCopies(tmp_path_factory.mktemp("connectors"))
+    # Debezium's role may not create publications (autocreate is disabled): the owner does, as in production.
+    with psycopg.connect(stack_env["DATABASE_URL"], autocommit=True) as conn:
+        for name, file_name in ((made.ledger, "ledger-postgres.yaml"), (made.outbox, "ledger-outbox.yaml")):
+            conn.execute(f'CREATE PUBLICATION "{made.slots[name]}" FOR TABLE {PUBLISHED_TABLES[file_name]}')
     yield made
     for name in made.names:
         requests.delete(f"{stack_env['CONNECT_URL']}/connectors/{name}", timeout=30)
@@ -410,3 +418,25 @@ def test_every_command_fails_in_one_clear_sentence_when_connect_is_unreachable(s
         assert len(lines) == 1, (command, err)
         assert lines[0] == (f"error: Kafka Connect at {url} is unreachable; start it (`make up`) "
                             "or point CONNECT_URL (or --connect-url) at a running worker."), command
+
+
+def test_debezium_reads_the_ledger_as_the_replication_role_not_a_superuser(stack_env):
+    """The stack's own connectors: their slots are held by ledgerstream_cdc, which is no superuser and owns
+    no table; the publications they read exist before them (autocreate is disabled)."""
+    with psycopg.connect(stack_env["DATABASE_URL"], autocommit=True) as conn:
+        def holders():
+            return dict(conn.execute(
+                "SELECT s.slot_name, a.usename FROM pg_replication_slots s "
+                "JOIN pg_stat_activity a ON a.pid = s.active_pid "
+                "WHERE s.slot_name IN ('ledgerstream', 'ledgerstream_outbox')").fetchall())
+
+        found = eventually(holders, lambda h: len(h) == 2, timeout=120, what="both ledger slots active")
+        assert found == {"ledgerstream": "ledgerstream_cdc", "ledgerstream_outbox": "ledgerstream_cdc"}
+        role = conn.execute("SELECT rolsuper, rolreplication, rolcanlogin, rolcreatedb, rolcreaterole "
+                            "FROM pg_roles WHERE rolname = 'ledgerstream_cdc'").fetchone()
+        assert role == (False, True, True, False, False)
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE tableowner = 'ledgerstream_cdc'").fetchone()[0] == 0
+        published = set(conn.execute("SELECT pubname, tablename FROM pg_publication_tables "
+                                     "WHERE pubname IN ('ledgerstream', 'ledgerstream_outbox')").fetchall())
+        assert published == {("ledgerstream", "customers"), ("ledgerstream", "accounts"),
+                             ("ledgerstream", "transactions"), ("ledgerstream_outbox", "outbox")}

@@ -217,3 +217,51 @@ def test_a_malformed_internal_account_update_is_dead_lettered(start_test_worker,
     (letter, *_) = letters_of(bootstrap, sent)
     assert letter.agent == "fold_account_updates_into_customers"
     assert letter.reason == "malformed account update (KeyError: 'account_id')"
+
+
+def test_a_forged_letter_aimed_at_a_changelog_is_refused_and_nothing_is_sent(stack_env, private_topics):
+    """Bad-input catalogue II: a dead letter whose headers name a changelog as its source."""
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    source, dlq = private_topics, dead_letter_topic_name(private_topics)
+    changelog = f"{source}-changelog"  # a private stand-in for a table's changelog
+    ensure_topics(bootstrap, [TopicSpec(changelog, partitions=2),
+                              TopicSpec(dead_letter_topic_name(changelog), partitions=PARTITIONS)])
+    # In the source's own DLQ, a letter whose headers say it came from the changelog.
+    forged = dead_letter_headers([], ValueError("bad"), topic=changelog, partition=1, offset=7, agent="x", now_ms=0)
+    send(bootstrap, dlq, [{"key": b"42", "value": b'{"balance": "1000000.00"}', "partition": 0, "headers": forged}])
+    send(bootstrap, dead_letter_topic_name(changelog), [{"key": b"42", "value": b"{}", "partition": 0,
+                                                         "headers": forged}])
+
+    refused = deadletters({**stack_env}, "replay", dlq, "--all")
+    assert_one_sentence(refused, f"The dead letter {dlq}/0@0 is refused: its headers name '{changelog}' as its "
+                                 f"source, not {source}", "nothing was sent")
+    straight = deadletters({**stack_env}, "replay", dead_letter_topic_name(changelog), "--all")
+    assert_one_sentence(straight, f"{changelog} is a table's changelog", f"--to {changelog}")
+    assert read_topic(bootstrap, changelog) == [] and read_topic(bootstrap, source) == []
+
+    named = deadletters({**stack_env}, "replay", dlq, "--all", "--to", source)  # the operator's explicit choice
+    assert named.returncode == 0, named
+    assert [(r.key, r.value) for r in read_topic(bootstrap, source)] == [(b"42", b'{"balance": "1000000.00"}')]
+    assert read_topic(bootstrap, changelog) == []
+
+
+def test_list_prints_no_control_characters_and_takes_a_limit(stack_env, private_topics):
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    source, dlq = private_topics, dead_letter_topic_name(private_topics)
+    for offset in range(3):
+        write_letter(bootstrap, source, dlq_partition=0, source_partition=0, source_offset=offset, key=b"k",
+                     value=b"v", headers=[("x", b"\x1b]0;title\x07")])
+    evil = dead_letter_headers([], ValueError("\x1b[2J\x1b[31mcleared\r"), topic=source, partition=0, offset=9,
+                               agent="agent\x1b[8m", now_ms=0)
+    send(bootstrap, dlq, [{"key": b"k", "value": b"v", "partition": 1, "headers": evil}])
+
+    shown = deadletters({**stack_env}, "list", dlq)
+    assert shown.returncode == 0, shown
+    assert len(shown.stdout.splitlines()) == 4
+    assert "\x1b" not in shown.stdout + shown.stderr and "\r" not in shown.stdout
+    assert "agent\\x1b[8m" in shown.stdout and "\\x1b[2J\\x1b[31mcleared" in shown.stdout
+
+    limited = deadletters({**stack_env}, "list", dlq, "--limit", "2")
+    assert limited.returncode == 0, limited
+    assert len(limited.stdout.splitlines()) == 2
+    assert "at most 2 per topic (--limit)" in limited.stderr

@@ -15,6 +15,7 @@ from typing import Dict, Iterator, List, Mapping, Optional
 import psycopg
 import pytest
 
+from dev.stack.env_file import read_env_file
 from dev.stack.layout import REPO_ROOT, StackLayout
 from dev.stack.prometheus import add_scrape_target
 from dev.stack.workers import start_worker, wait_ready, worker_env
@@ -56,7 +57,7 @@ def stack_env() -> Iterator[Dict[str, str]]:
     result = run_stack(env, "up")
     assert result.returncode == 0, f"stack up failed:\n{result.stdout}\n{result.stderr}"
     env_file = Path(TEST_STACK["STACK_DIR"]) / "env"
-    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+    values = read_env_file(env_file)
     yield {**env, **values}
     if not os.environ.get("KEEP_TEST_STACK"):
         run_stack(env, "down", "--purge")

@@ -112,3 +112,51 @@ def test_diff_of_an_absent_connector_lists_every_key_as_added():
 
     assert result.differs and not result.exists
     assert [c.render() for c in result.changes] == ["+ k: v"]
+
+
+# --------------------------------------------------------------------------- keys and passwords once missed
+
+from dev.demo_ledger.connection import redact  # noqa: E402
+from ops.connectors.secrets import mask_passwords  # noqa: E402
+
+
+@pytest.mark.parametrize("key", ["ssl.keystore.key", "ssl.key", "ssl.truststore.key", "signing.key",
+                                 "sasl.client.secret", "database.sslpassword", "private.key.file.password"])
+def test_keys_that_hold_a_key_or_a_password_are_secret(key):
+    assert is_secret_key(key)
+    assert mask_value(key, "-----BEGIN PRIVATE KEY-----abc") == "****"
+
+
+@pytest.mark.parametrize("key", ["transforms.outbox.table.field.event.key", "message.key.columns", "key.converter",
+                                 "transforms.idKey.field", "ssl.keystore.type", "ssl.keystore.certificate.chain"])
+def test_record_keys_and_certificates_are_not(key):
+    assert not is_secret_key(key)
+
+
+@pytest.mark.parametrize("value, masked", [
+    ("jdbc:postgresql://db:5432/ledger?user=u&password=s3cr3t&ssl=true",
+     "jdbc:postgresql://db:5432/ledger?user=u&password=****&ssl=true"),
+    ("jdbc:postgresql://db/ledger?password=s3cr3t", "jdbc:postgresql://db/ledger?password=****"),
+    ("postgresql://db/ledger?sslpassword=s3cr3t&sslmode=verify-full",
+     "postgresql://db/ledger?sslpassword=****&sslmode=verify-full"),
+    ("jdbc:sqlserver://db;user=u;password=s3cr3t;encrypt=true",
+     "jdbc:sqlserver://db;user=u;password=****;encrypt=true"),
+    ("host=db port=5432 user=u password=s3cr3t dbname=ledger", "host=db port=5432 user=u password=**** dbname=ledger"),
+    ("host=db password = 's3 cr\\'3t' dbname=ledger", "host=db password = **** dbname=ledger"),
+    ("postgresql://u:s3cr3t@db/ledger", "postgresql://u:****@db/ledger"),
+])
+def test_passwords_in_urls_and_libpq_keyword_strings_are_masked(value, masked):
+    assert mask_value("connection.url", value) == masked
+    assert "s3" not in Scrubber()(f"connect failed: {value}")
+
+
+def test_references_in_password_parameters_are_kept():
+    assert mask_passwords("jdbc:postgresql://db/ledger?password=${env:LEDGER_DB_PASSWORD}") \
+        == "jdbc:postgresql://db/ledger?password=${env:LEDGER_DB_PASSWORD}"
+
+
+@pytest.mark.parametrize("url", ["postgresql://u:s3cr3t@db/ledger?sslpassword=s3cr3t",
+                                 "host=db user=u password=s3cr3t dbname=ledger",
+                                 "postgresql://db/ledger?password=s3cr3t"])
+def test_the_stack_and_the_demo_ledger_print_no_password_of_a_database_url(url):
+    assert "s3cr3t" not in redact(url)

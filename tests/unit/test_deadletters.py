@@ -157,3 +157,68 @@ def test_a_malformed_setting_is_one_sentence(monkeypatch):
 
     assert main(["list"], out=io.StringIO(), err=err) == 2
     assert err.getvalue() == "error: WEB_PORT='six' is not a number; set WEB_PORT to a number or unset it.\n"
+
+
+# --------------------------------------------------------------------------- where a replay may send, what list prints
+
+from ops.deadletters.cli import _refuse_foreign_letters, _replay_target  # noqa: E402
+from ops.deadletters.letters import foreign_source_reason, printable, protected_topic_reason  # noqa: E402
+
+
+@pytest.mark.parametrize("topic", ["ledgerstream-accounts-changelog", "ledgerstream-customer-account-updates",
+                                   "alerts.withdrawals", "accounts.balance-low", "_connect-offsets",
+                                   "ledgerstream-connect-configs", "__consumer_offsets", "x-repartition", "y.dlq"])
+def test_topics_the_worker_or_connect_own_are_protected(topic):
+    assert protected_topic_reason(topic) is not None
+
+
+@pytest.mark.parametrize("topic", ["ledger.public.accounts", "ledger.public.transactions", "outbox.event.customer",
+                                   "replay-test-1234"])
+def test_the_pipelines_source_topics_are_not(topic):
+    assert protected_topic_reason(topic) is None
+
+
+def test_a_replay_goes_to_the_dlqs_own_source_topic_unless_another_is_named():
+    assert _replay_target("ledger.public.accounts.dlq", None) == "ledger.public.accounts"
+    assert _replay_target("ledger.public.accounts.dlq", "elsewhere") == "elsewhere"
+
+
+def test_a_dlq_of_a_changelog_replays_only_when_the_changelog_is_named():
+    with pytest.raises(UsageError) as refused:
+        _replay_target("ledgerstream-accounts-changelog.dlq", None)
+    assert str(refused.value) == ("ledgerstream-accounts-changelog is a table's changelog, which a replay writes to "
+                                  "only when named; add --to ledgerstream-accounts-changelog if that is really meant.")
+    assert _replay_target("ledgerstream-accounts-changelog.dlq", "ledgerstream-accounts-changelog") \
+        == "ledgerstream-accounts-changelog"
+
+
+def test_a_letter_whose_headers_name_another_source_is_refused():
+    forged = letter(written(topic="ledgerstream-accounts-changelog"))
+    own = letter(written())
+    assert foreign_source_reason(own, "ledger.public.accounts") is None
+    assert foreign_source_reason(forged, "ledger.public.accounts") == \
+        "its headers name 'ledgerstream-accounts-changelog' as its source"
+    with pytest.raises(UsageError, match=r"^The dead letter ledger\.public\.accounts\.dlq/2@17 is refused: its headers "
+                                         r"name 'ledgerstream-accounts-changelog' as its source, not "
+                                         r"ledger\.public\.accounts; nothing was sent"):
+        _refuse_foreign_letters([own, forged], "ledger.public.accounts")
+
+
+def test_a_line_carries_no_terminal_control_character():
+    evil = letter(written(error=ValueError("bad\x1b]0;owned\x07 \x1b[2J\r\x9b31m"), agent="a\x1b[8m"))
+    line = evil.line()
+    assert not any(ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f for ch in line), repr(line)
+    assert "\\x1b]0;owned\\x07" in line and "a\\x1b[8m" in line
+
+
+def test_printable_keeps_ordinary_text():
+    assert printable("ledger.public.accounts.dlq/2@17  ß € ✓") == "ledger.public.accounts.dlq/2@17  ß € ✓"
+
+
+def test_list_takes_a_limit_of_at_least_one():
+    parser = build_parser()
+    assert parser.parse_args(["list", "--limit", "5"]).limit == 5
+    assert parser.parse_args(["list"]).limit is None
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["list", "--limit", bad])

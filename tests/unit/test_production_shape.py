@@ -27,7 +27,8 @@ CONNECTORS_DIR = ROOT / "ops" / "connectors"
 
 # --quiet: no banner on stdout (JSON logs stay JSON); the level comes from LOG_LEVEL.
 WORKER_CMD = ["faust", "--quiet", "-A", "app", "worker"]
-EXPECTED_SERVICES = {"kafka", "postgres", "connect", "connectors", "worker-1", "worker-2", "prometheus", "grafana"}
+EXPECTED_SERVICES = {"kafka", "postgres", "migrate", "connect", "connectors", "worker-1", "worker-2", "prometheus",
+                     "grafana"}
 DEPENDS_ON_CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -176,13 +177,18 @@ def test_bind_mounts_exist_and_named_volumes_are_declared(compose, services):
                 assert host.exists(), f"{name}: bind-mounted host path {source} does not exist"
             elif source:
                 assert source in declared, f"{name}: named volume {source} is not declared under volumes:"
-    assert binds, "expected at least the ./ops/migrations bind mount"
 
 
-def test_postgres_runs_the_migrations_with_logical_decoding(services):
+def test_postgres_has_logical_decoding_and_the_migrate_job_runs_the_migrations(services):
     pg = services["postgres"]
     mounts = [str(v) for v in pg.get("volumes") or []]
-    assert "./ops/migrations:/docker-entrypoint-initdb.d:ro" in mounts
+    # The first-start init folder records nothing: a second migration would never apply.
+    assert not any("docker-entrypoint-initdb.d" in m for m in mounts)
+    job = services["migrate"]
+    assert job.get("command") == ["python", "-m", "ops.migrations"]
+    assert one_shot(job)
+    assert depends_on_of(job).get("postgres", {}).get("condition") == "service_healthy"
+    assert {"DATABASE_URL", "CDC_PASSWORD"} <= set(env_of(job))
     assert any((ROOT / "ops" / "migrations").glob("*.sql")), "no SQL migration to initialise the database"
     command = pg.get("command")
     command = command if isinstance(command, list) else str(command).split()
@@ -342,16 +348,54 @@ def image_refs(services, dockerfile) -> list[str]:
     return refs
 
 
-def test_images_name_no_registry_host_and_are_pinned(services, dockerfile):
+#: Images published only outside the default registry, by their project: Debezium's are on Quay.
+REGISTRY_OF_PROJECT = {"debezium/": "quay.io"}
+
+
+def test_images_name_no_registry_host_but_their_projects_own_and_are_pinned(services, dockerfile):
     refs = image_refs(services, dockerfile)
     assert len(refs) >= 4
     for ref in refs:
-        first, slash, _ = ref.partition("/")
-        assert not (slash and ("." in first or ":" in first or first == "localhost")), (
-            f"image {ref!r} names a registry host; use the plain image name"
-        )
+        first, slash, rest = ref.partition("/")
+        if slash and ("." in first or ":" in first or first == "localhost"):
+            assert any(rest.startswith(project) and first == host for project, host in REGISTRY_OF_PROJECT.items()), (
+                f"image {ref!r} names a registry host; use the plain image name"
+            )
         name, _, tag = ref.rpartition(":") if ":" in ref.split("/")[-1] else (ref, "", "")
         assert tag and tag != "latest", f"image {ref!r} is not pinned to a tag"
+        # A bare major version (postgres:15) moves under the same name; name the release.
+        version = re.match(r"\d+(\.\d+)*", tag)
+        assert version is None or version.group(0).count(".") >= 1, f"image {ref!r} is pinned to a major version only"
+
+
+def test_connect_runs_the_debezium_version_the_local_stack_tests(services):
+    setup = (ROOT / "dev" / "stack" / "setup.sh").read_text()
+    tested = re.search(r"Debezium (\d+\.\d+\.\d+)", setup).group(1)
+    image = str(services["connect"]["image"])
+    assert image.endswith(f"/debezium/connect:{tested}.Final") or image == f"debezium/connect:{tested}.Final", (
+        f"connect runs {image}, the local stack tests Debezium {tested}")
+
+
+def test_debezium_reads_as_the_replication_role_and_files_only_from_one_folder(services):
+    env = env_of(services["connect"])
+    assert env.get("LEDGER_DB_USER") == "ledgerstream_cdc"
+    assert env.get("LEDGER_DB_PASSWORD", "").startswith("${CDC_PASSWORD:?")
+    assert "POSTGRES_PASSWORD" not in " ".join(env.values())
+    allowed = env.get("CONNECT_CONFIG_PROVIDERS_FILE_PARAM_ALLOWED_PATHS", "")
+    assert allowed and all(path.startswith("/") and path.rstrip("/") not in ("", "/etc", "/kafka") for path in
+                           allowed.split(",")), f"the file config provider may read anything ({allowed!r})"
+    for path in sorted(CONNECTORS_DIR.glob("*.yaml")):
+        config = yaml.safe_load(path.read_text())["config"]
+        assert config.get("publication.autocreate.mode") == "disabled", f"{path.name} lets Debezium make publications"
+
+
+def test_only_the_migrate_job_gets_the_database_owners_password(services):
+    for name, svc in services.items():
+        text = " ".join(env_of(svc).values())
+        if "POSTGRES_PASSWORD" in text:
+            assert name in ("postgres", "migrate"), f"{name} gets the database owner's password"
+    for name in ("worker-1", "worker-2", "connectors"):
+        assert "DATABASE_URL" not in env_of(services[name]), f"{name} gets a DATABASE_URL it never uses"
 
 
 # --------------------------------------------------------------------------- Dockerfile
@@ -439,7 +483,7 @@ def test_dockerignore_keeps_local_state_and_secrets_out():
     patterns = {
         line.strip() for line in DOCKERIGNORE.read_text().splitlines() if line.strip() and not line.startswith("#")
     }
-    for required in (".git", ".venv", "deploy", "**/.env"):
+    for required in (".git", ".venv", "deploy", "**/.env", "dev", "results", "tests"):
         assert required in patterns, f".dockerignore does not exclude {required}"
     for needed in ("app.py", "settings.py", "ops", "requirements.lock"):
         assert needed not in patterns, f".dockerignore excludes {needed}, which the image needs"

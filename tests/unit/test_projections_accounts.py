@@ -155,3 +155,40 @@ def test_snapshot_reads_and_rows_without_position_are_always_applied():
     snapshot_row = account_view(_account_change(None, 100, op=_Op.READ, snapshot=True))
     assert snapshot_row["source_position"] is None
     assert not already_applied(_account_change(50, 60), snapshot_row)
+
+
+# --- bad-input catalogue II: a position far in the future, a key that is not the row's id ---------
+
+from projections.accounts import REDELIVERY_WINDOW_LSN, account_key_and_view  # noqa: E402
+
+FAR_FUTURE = 1 << 62
+
+
+def test_a_change_from_far_in_the_future_does_not_pin_the_row():
+    forged = account_view(_account_change(FAR_FUTURE, FAR_FUTURE, balance="999999.00"))
+    real_next = _account_change(300, 310, balance="11.00")
+    assert not already_applied(real_next, forged)
+    # Only the commit half forged, or only the LSN half: the same.
+    assert not already_applied(real_next, account_view(_account_change(FAR_FUTURE, 5)))
+    assert not already_applied(real_next, account_view(_account_change(290, FAR_FUTURE)))
+
+
+def test_a_redelivery_within_the_window_is_still_skipped():
+    newest = account_view(_account_change(10 * REDELIVERY_WINDOW_LSN, 10 * REDELIVERY_WINDOW_LSN + 50))
+    assert already_applied(_account_change(10 * REDELIVERY_WINDOW_LSN - 1000, 9 * REDELIVERY_WINDOW_LSN + 100),
+                           newest)
+    assert not already_applied(_account_change(8 * REDELIVERY_WINDOW_LSN, 8 * REDELIVERY_WINDOW_LSN + 10), newest)
+
+
+def test_a_record_keyed_by_another_account_is_refused():
+    change = _account_change(200, 250)
+    assert account_key_and_view(change)[0] == 5
+    wrong = _Change(op=change.op, schema="public", table="accounts", key=6, before=None, after=change.after,
+                    source=change.source)
+    with pytest.raises(DecodeError, match="accounts change keyed 6 is of the row with id 5; a record's key must be "
+                                          "its row's id"):
+        account_key_and_view(wrong)
+    deleted = _Change(op=_Op.DELETE, schema="public", table="accounts", key=6, before=change.after, after=None,
+                      source=change.source)
+    with pytest.raises(DecodeError, match="keyed 6 is of the row with id 5"):
+        account_key_and_view(deleted)

@@ -123,3 +123,71 @@ def test_canonical_url_from_an_ipv6_bind_address_is_a_valid_url():
     s = Settings.from_env({"WEB_BIND": "::1", "WEB_PORT": "6066"})
 
     assert s.canonical_url == "http://[::1]:6066"
+
+
+# --------------------------------------------------------------------------- ranges (bad-input catalogue II)
+
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from dataclasses import fields as _fields  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from settings import SettingsError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Each value is outside its setting's range: before ranges, every one of them was accepted.
+OUT_OF_RANGE = [
+    ("ALERTS_KEPT_PER_ACCOUNT", "0"), ("ALERTS_KEPT_PER_ACCOUNT", "-3"), ("WEB_PORT", "0"), ("WEB_PORT", "65536"),
+    ("WEB_PORT", "-1"), ("STATE_FLUSH_INTERVAL_MS", "0"), ("STATE_FLUSH_INTERVAL_MS", "-250"),
+    ("STATE_FLUSH_RECORDS", "0"), ("BROKER_SESSION_TIMEOUT", "-6"), ("BROKER_HEARTBEAT_INTERVAL", "0"),
+    ("BROKER_REBALANCE_TIMEOUT", "0"), ("BROKER_FETCH_MAX_WAIT_MS", "-1"), ("PRODUCER_LINGER_MS", "-10"),
+    ("RULE_LARGE_WITHDRAWAL", "0"), ("RULE_RAPID_WINDOW_SECONDS", "0"), ("RULE_RAPID_COUNT", "0"),
+    ("RULE_BURST_LENGTH", "0"), ("RULE_BURST_TOTAL", "-1"), ("RULE_LATENESS_SECONDS", "-1"),
+    ("BALANCE_LOW_THRESHOLD", "-0.01"), ("TURNOVER_RETENTION_DAYS", "0"),
+]
+
+
+@pytest.mark.parametrize("name, raw", OUT_OF_RANGE)
+def test_a_value_out_of_range_is_one_sentence_naming_the_variable_and_its_range(name, raw):
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({name: raw})
+    message = str(caught.value)
+    assert message.startswith(f"{name}={raw!r} is out of range; set {name} to a number ")
+    assert message.count(".") <= 2 and "\n" not in message
+
+
+@pytest.mark.parametrize("name, raw", [("BROKER_SESSION_TIMEOUT", "nan"), ("BROKER_SESSION_TIMEOUT", "inf"),
+                                       ("WEB_PORT", "6066.5"), ("RULE_BURST_TOTAL", "NaN")])
+def test_a_value_that_is_no_finite_number_is_refused(name, raw):
+    with pytest.raises(SettingsError, match=f"^{name}="):
+        Settings.from_env({name: raw})
+
+
+@pytest.mark.parametrize("name, raw", [("WEB_PORT", "1"), ("WEB_PORT", "65535"), ("ALERTS_KEPT_PER_ACCOUNT", "1"),
+                                       ("RULE_LATENESS_SECONDS", "0"), ("BROKER_FETCH_MAX_WAIT_MS", "0")])
+def test_the_edges_of_a_range_are_accepted(name, raw):
+    Settings.from_env({name: raw})
+
+
+def test_every_number_setting_states_its_range_and_every_default_is_inside_it():
+    defaults = Settings()
+    for f in _fields(Settings):
+        kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+        if any(word in kind for word in ("int", "float", "Decimal")):
+            allowed = f.metadata.get("range")
+            assert allowed is not None, f"{f.metadata['env']} states no range"
+            value = getattr(defaults, f.name)
+            assert value is None or allowed.admits(value), f"the default of {f.metadata['env']} is out of its range"
+
+
+@pytest.mark.parametrize("argv", [["-c", "import app"], ["-m", "faust", "-A", "app", "worker", "-l", "info"]])
+def test_a_worker_with_a_bad_setting_stops_with_one_sentence_and_no_traceback(argv):
+    import os
+
+    env = {**os.environ, "ALERTS_KEPT_PER_ACCOUNT": "0", "STORE_URL": "memory://", "KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    done = subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert lines == [lines[-1]] and "ALERTS_KEPT_PER_ACCOUNT='0' is out of range" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
