@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from app import app
-from engine.batching import PartitionBatch
 from cdc.changes import Change
+from engine.batching import PartitionBatch
 from projections.accounts import account_key_and_view, already_applied
 from projections.customers import account_update
 from settings import load_settings

@@ -5,11 +5,11 @@ from __future__ import annotations
 from faust.exceptions import DecodeError as FaustDecodeError
 
 from app import app
-from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError
+from engine.batching import PartitionBatch
 from projections.customers import apply_customer_change, customer_key, fold_account_update
-from tables.customers import customer_account_page_of, customer_account_pages, customer_summary
 from projections.keys import check_key_is_row_id
+from tables.customers import customer_account_page_of, customer_account_pages, customer_summary
 from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, faust_topic
 
 from .dead_letters import dead_letter_message

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import AsyncIterator, Callable, Tuple, TypeVar
 
 from app import app
-from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError, Tombstone
 from cdc.decode import decode_change
+from engine.batching import PartitionBatch
 
 from .dead_letters import dead_letter_message
 

@@ -13,8 +13,8 @@ from typing import Any, Mapping, Optional, Sequence
 
 from app import app
 from cdc.changes import Change
-from schemas.codec.envelope import encode_envelope, wrap
 from detection.withdrawals import Alert
+from schemas.codec.envelope import encode_envelope, wrap
 from schemas.records import BalanceLowV2, SourcePosition, WithdrawalAlertV2
 from topics import BALANCE_LOW, WITHDRAWAL_ALERTS, faust_topic
 

@@ -6,12 +6,12 @@ import dataclasses
 from datetime import datetime, timezone
 
 from app import app
-from engine.batching import PartitionBatch
 from cdc.changes import Change, DecodeError
+from detection.withdrawals import evaluate_withdrawal
+from engine.batching import PartitionBatch
 from projections.alerts import add_alert, alert_row
 from projections.transactions import WITHDRAWAL, LedgerTransaction, transaction_from_change
 from projections.turnover import count_turnover
-from detection.withdrawals import evaluate_withdrawal
 from settings import load_settings
 from tables.alerts import alerts_by_account
 from tables.rule_state import history_from_rows, history_to_rows, withdrawal_history_by_account

@@ -28,7 +28,7 @@ def partition_owners(app) -> Dict[str, List[int]]:
     owners: Dict[str, List[int]] = {}
     try:
         metadata = app.router.table_metadata(balance_by_account.name)
-    except Exception:  # noqa: BLE001 - before the first assignment the router has nothing to say
+    except Exception:
         return owners
     for url, topics in metadata.items():
         partitions = sorted({p for parts in topics.values() for p in parts})

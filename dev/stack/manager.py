@@ -10,10 +10,10 @@ from typing import Callable, List, Optional
 
 import psycopg
 
+from dev.demo_ledger.connection import redact
 from ops.connectors.apply import apply_connectors
 from ops.connectors.connect_client import ConnectClient
 from ops.connectors.connector_files import load_connectors
-from dev.demo_ledger.connection import redact
 from ops.migrations.runner import apply_migrations
 from topics import CDC_TOPICS, DOMAIN_EVENT_TOPICS
 
@@ -23,8 +23,8 @@ from .env_file import write_env_file
 from .kafka_topics import ensure_topics
 from .layout import StackLayout
 from .postgres import postgres_pid, postgres_running, start_postgres, stop_postgres
-from .prometheus import prometheus_binary, prometheus_running, start_prometheus, stop_prometheus
 from .processes import StackError, port_is_free, port_is_open, read_pid
+from .prometheus import prometheus_binary, prometheus_running, start_prometheus, stop_prometheus
 
 __all__ = ["up", "down", "status", "ServiceStatus"]
 

@@ -8,16 +8,15 @@ import sys
 import time
 from typing import List
 
+from dev.demo_ledger.connection import redact
 from ops.connectors.connect_client import ConnectError
 from ops.connectors.connector_files import ConnectorFileError
-from dev.demo_ledger.connection import redact
 
 from .alert_printer import print_alerts_in_background
-from .processes import stop_process
 from .layout import REPO_ROOT, StackLayout
 from .manager import down, status, up
+from .processes import StackError, stop_process
 from .prometheus import add_scrape_target, prometheus_running, remove_scrape_target
-from .processes import StackError
 from .workers import start_worker, wait_ready, worker_env
 
 __all__ = ["main"]

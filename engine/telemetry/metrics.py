@@ -11,8 +11,16 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from prometheus_client import (CollectorRegistry, Counter, Gauge, Histogram, GCCollector, PlatformCollector,
-                               ProcessCollector, generate_latest)
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -252,7 +260,7 @@ def _consumer_families(app) -> Iterable[GaugeMetricFamily]:
                 following = _client_position(consumer, tp)
             try:
                 highwater = consumer.highwater(tp)
-            except Exception:  # noqa: BLE001 - not fetched yet, or the client is restarting
+            except Exception:
                 highwater = None
             if done is not None:
                 committed.add_metric(values, done)
@@ -271,7 +279,7 @@ def _client_position(consumer, tp) -> Optional[int]:
         client = consumer._thread._ensure_consumer()
         state = client._subscription.subscription.assignment.state_value(tp)
         return state.position if state is not None and state.has_valid_position else None
-    except Exception:  # noqa: BLE001 - a client between assignments has no positions to give
+    except Exception:
         return None
 
 

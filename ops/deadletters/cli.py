@@ -13,8 +13,16 @@ import sys
 from typing import List, Optional, Sequence, TextIO
 
 from .kafka import Broker, BrokerError, dlq_names, run
-from .letters import (DLQ_SUFFIX, DeadLetter, Position, foreign_source_reason, parse_position, printable,
-                      protected_topic_reason, source_topic_name)
+from .letters import (
+    DLQ_SUFFIX,
+    DeadLetter,
+    Position,
+    foreign_source_reason,
+    parse_position,
+    printable,
+    protected_topic_reason,
+    source_topic_name,
+)
 
 __all__ = ["main"]
 

@@ -12,7 +12,6 @@ import re
 import shutil
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Dict, Iterator, List, Set
 from urllib.parse import urlparse
 

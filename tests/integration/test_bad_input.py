@@ -21,16 +21,22 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from agents.publishing import SOURCE, event_id_for
+from dev.stack.kafka_topics import ensure_topics
 from ops.deadletters.letters import DeadLetter, dead_letter_topic_name
 from schemas.codec.envelope import encode_envelope, wrap
 from schemas.records import BalanceLowV1, WithdrawalAlertV1
-from dev.stack.kafka_topics import ensure_topics
 from tests.support.http import get_json
 from tests.support.kafka import read_topic
 from tests.support.ledger_sql import open_account, open_customer, post
 from tests.support.waiting import eventually
-from topics import (ACCOUNT_CHANGES, CUSTOMER_CHANGES, CUSTOMER_EVENTS, PARTITIONS, TRANSACTION_CHANGES,
-                    WITHDRAWAL_ALERTS)
+from topics import (
+    ACCOUNT_CHANGES,
+    CUSTOMER_CHANGES,
+    CUSTOMER_EVENTS,
+    PARTITIONS,
+    TRANSACTION_CHANGES,
+    WITHDRAWAL_ALERTS,
+)
 
 pytestmark = pytest.mark.integration
 

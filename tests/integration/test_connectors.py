@@ -23,9 +23,9 @@ import yaml
 
 import dev.demo_ledger.outbox
 from cdc.changes import Op, Tombstone
-from ops.connectors.connector_files import CONNECTORS_DIR
 from cdc.decode import decode_change
 from dev.stack.layout import REPO_ROOT
+from ops.connectors.connector_files import CONNECTORS_DIR
 from tests.support.kafka import read_topic
 from tests.support.stack_fixtures import free_port
 from tests.support.waiting import eventually

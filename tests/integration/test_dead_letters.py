@@ -12,9 +12,9 @@ from typing import Dict, List, Optional
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from ops.deadletters.letters import DeadLetter, dead_letter_headers, dead_letter_topic_name
 from dev.stack.kafka_topics import ensure_topics
 from dev.stack.layout import REPO_ROOT
+from ops.deadletters.letters import DeadLetter, dead_letter_headers, dead_letter_topic_name
 from tests.support.kafka import read_topic
 from tests.support.stack_fixtures import free_port
 from tests.support.waiting import eventually

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from ops.connectors.diffing import diff_configs
-from ops.connectors.secrets import MASK, Scrubber, is_secret_key, mask_value, references, secret_values, unknown_references
+from ops.connectors.secrets import (
+    MASK,
+    Scrubber,
+    is_secret_key,
+    mask_value,
+    references,
+    secret_values,
+    unknown_references,
+)
 
 
 @pytest.mark.parametrize("key", [

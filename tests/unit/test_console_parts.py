@@ -16,7 +16,6 @@ from views.auth import bearer_token_middleware
 from views.connect_status import connectors_of
 from views.feed_position import format_position, parse_position
 
-
 # --------------------------------------------------------------------------- feed positions
 
 def test_a_position_reads_back_as_written():

@@ -9,8 +9,16 @@ import pytest
 
 from ops.deadletters.cli import UsageError, _choose, build_parser, main
 from ops.deadletters.kafka import dlq_names
-from ops.deadletters.letters import (RECORD_OVERHEAD, DeadLetter, Position, dead_letter_headers, fit_record,
-                                 parse_position, replay_headers, source_topic_name)
+from ops.deadletters.letters import (
+    RECORD_OVERHEAD,
+    DeadLetter,
+    Position,
+    dead_letter_headers,
+    fit_record,
+    parse_position,
+    replay_headers,
+    source_topic_name,
+)
 
 
 def letter(headers, *, topic="ledger.public.accounts.dlq", partition=2, offset=17, key=b"42", value=b"{bad"):

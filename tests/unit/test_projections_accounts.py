@@ -128,7 +128,9 @@ def test_account_key_rejects_non_int_and_bool(bad):
 
 # --- redeliveries ------------------------------------------------------------------------
 
-from cdc.changes import Change as _Change, Op as _Op, SourcePosition as _Position  # noqa: E402
+from cdc.changes import Change as _Change  # noqa: E402
+from cdc.changes import Op as _Op
+from cdc.changes import SourcePosition as _Position
 from projections.accounts import already_applied  # noqa: E402
 
 
