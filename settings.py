@@ -224,10 +224,10 @@ def _parse(f: Field[Any], raw: str) -> Any:
         if "int" in kind:
             return int(raw)
         if "float" in kind:
-            number = float(raw)
-            if number != number or number in (float("inf"), float("-inf")):
+            real = float(raw)
+            if real != real or real in (float("inf"), float("-inf")):
                 raise ValueError
-            return number
+            return real
     except (ValueError, InvalidOperation):
         raise SettingsError(f"{name}={raw!r} is not a number; set {name} to a number or unset it.") from None
     return raw

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple, cast
+from typing import Any, Dict, List, Optional, Tuple, cast
 
 from cdc.changes import Change, DecodeError, Op
 
@@ -28,7 +28,7 @@ def account_key(account_id: Any) -> int:
     return account_id
 
 
-def account_key_and_view(change: Change):
+def account_key_and_view(change: Change) -> Tuple[int, Optional[AccountView]]:
     """(table key, row to store) of an accounts change, its key checked against the row's id (after the
     row's own checks: an id of the wrong type is named as such)."""
     key = account_key(change.key)
@@ -73,7 +73,7 @@ def already_applied(change: Change, stored: Optional[AccountView]) -> bool:
     and make every later real change look old).
     """
     order = change.source.order()
-    position = (stored or {}).get("source_position")
+    position: Optional[List[int]] = (stored or {}).get("source_position")  # [commit LSN, LSN]
     if order is None or position is None or order > tuple(position):
         return False
     return max(position[0] - order[0], position[1] - order[1]) <= REDELIVERY_WINDOW_LSN

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import psycopg
 from psycopg import sql
@@ -52,16 +52,17 @@ def apply_migrations(database_url: str, folder: Path = MIGRATIONS_DIR, *,
             # Rows from before checksums were kept get the file's checksum as it is now, once.
             conn.execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
             files = pending_files(folder)
-            done = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
+            done: Dict[str, Optional[str]] = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
             for path in files:
                 if path.name not in done:
                     continue
                 now = checksum(path)
-                if done[path.name] is None:
+                recorded = done[path.name]
+                if recorded is None:
                     conn.execute("UPDATE schema_migrations SET checksum = %s WHERE name = %s", (now, path.name))
-                elif done[path.name] != now:
+                elif recorded != now:
                     raise MigrationError(
-                        f"{path.name} was edited after it was applied (checksum {done[path.name][:12]} recorded, "
+                        f"{path.name} was edited after it was applied (checksum {recorded[:12]} recorded, "
                         f"{now[:12]} now); restore its applied text and put the change in a new migration file.")
             for path in files:
                 if path.name in done:
