@@ -180,7 +180,8 @@ class AlertFeed:
             deadline = time.monotonic() + timeout
             while pending:
                 if time.monotonic() > deadline:
-                    raise FeedUnavailable(f"could not read back the missed alerts within {timeout:.0f} s; retry shortly")
+                    raise FeedUnavailable(
+                        f"could not read back the missed alerts within {timeout:.0f} s; retry shortly")
                 batches = await consumer.getmany(timeout_ms=200)
                 for tp, messages in batches.items():
                     for message in messages:

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     print(f"events per round: {len(data.transactions)} in {len(batches)} batches of up to {args.batch}")
     for mode in ("on", "off"):
         print(f"metrics {mode:>3}: " + ", ".join(f"{r:,.0f}" for r in rates[mode]) + " events/CPU-s")
-    ratios = sorted(a / b for a, b in zip(rates["on"], rates["off"]))
+    ratios = sorted(a / b for a, b in zip(rates["on"], rates["off"], strict=True))
     print(f"median on/off: {on:,.0f} / {off:,.0f} = {on / off:.4f} (cost {100 * (1 - on / off):.2f}%); "
           f"per-round ratios {ratios[0]:.4f} .. {ratios[-1]:.4f}")
     # The hooks alone, timed without the agent around them: steadier than the difference above

@@ -22,7 +22,8 @@ SERVICES = ("kafka", "postgres", "connect", "prometheus")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dev.stack", description="Run the local stack as plain processes.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start the broker, PostgreSQL, Kafka Connect and Prometheus; migrate; apply connectors")
+    commands.add_parser("up", help="start the broker, PostgreSQL, Kafka Connect and Prometheus; migrate; "
+                                   "apply connectors")
     down_cmd = commands.add_parser("down", help="stop everything the stack started")
     down_cmd.add_argument("--purge", action="store_true", help="also delete the state folder (.stack)")
     commands.add_parser("status", help="what runs where")

@@ -146,4 +146,5 @@ def _run(argv: List[str], *, what: str) -> None:
     result = subprocess.run(argv, capture_output=True, text=True)
     if result.returncode != 0:
         detail = (result.stderr or result.stdout).strip().splitlines()
-        raise StackError(f"{what} failed ({detail[-1] if detail else 'no output'}); see logs/postgres.log in the stack's folder (STACK_DIR).")
+        raise StackError(f"{what} failed ({detail[-1] if detail else 'no output'}); "
+                         "see logs/postgres.log in the stack's folder (STACK_DIR).")

@@ -45,7 +45,8 @@ def main() -> int:
         ledger_log = layout.log_file("ledger")
         with open(ledger_log, "ab") as log:
             children.append(subprocess.Popen(
-                [sys.executable, "-m", "dev.demo_ledger", "--rate", "5", "--customers", "20", "--burst-probability", "0.02"],
+                [sys.executable, "-m", "dev.demo_ledger",
+                 "--rate", "5", "--customers", "20", "--burst-probability", "0.02"],
                 cwd=REPO_ROOT, env=worker_env(layout, "ledger", web_port=layout.web_port),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             ))
@@ -86,7 +87,8 @@ def _print_urls(layout: StackLayout) -> None:
         f"  {web}/alerts/1            the account's fraud alerts, oldest first\n"
         f"  {web}/live/alerts         new alerts as they happen (Server-Sent Events)\n"
         f"  {redact(layout.connect_url)}/connectors/ledger-postgres/status   the Debezium connector\n"
-        + (f"  {layout.prometheus_url}/graph?g0.expr=ledgerstream_consumer_lag_records   Prometheus (lag, freshness...)\n"
+        + (f"  {layout.prometheus_url}/graph?g0.expr=ledgerstream_consumer_lag_records"
+           "   Prometheus (lag, freshness...)\n"
            if prometheus_running(layout) else "") +
         "Logs: .stack/logs/ (worker-1.log, ledger.log, kafka.log, postgres.log, connect.log)\n"
         "New alerts are printed below as the demo ledger's bursts trigger them.\n"

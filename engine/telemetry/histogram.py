@@ -61,7 +61,7 @@ class FastHistogram:
         family = HistogramMetricFamily(self.name, self.documentation, labels=self.label_names)
         for labels, (counts, total) in self._series.items():
             cumulative, running = [], 0
-            for bound, count in zip(self.buckets + (float("inf"),), counts):
+            for bound, count in zip(self.buckets + (float("inf"),), counts, strict=True):
                 running += count
                 cumulative.append((_bound(bound), running))
             family.add_metric(list(labels), cumulative, total[0])

@@ -36,7 +36,7 @@ class RecordContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         current = _context.get()
         if current is not None:
-            for name, value in zip(("agent", "topic", "partition", "offset"), current):
+            for name, value in zip(("agent", "topic", "partition", "offset"), current, strict=True):
                 if not hasattr(record, name):
                     setattr(record, name, value)
         return True

@@ -98,12 +98,14 @@ class Metrics(NullMetrics):
                                      ("topic", "event_type"), registry=registry)
         self.freshness = FastHistogram(
             f"{p}_freshness_seconds",
-            "Seconds from a change's commit in the source database (Debezium source.ts_ms) to it being visible to the views.",
+            "Seconds from a change's commit in the source database (Debezium source.ts_ms) "
+            "to it being visible to the views.",
             ("source_table",), FRESHNESS_BUCKETS)
         self.last_commit = Gauge(f"{p}_last_applied_commit_timestamp_seconds",
                                  "Source commit time (Unix seconds) of the last change applied.",
                                  ("topic", "partition"), registry=registry)
-        self.last_lsn = Gauge(f"{p}_last_applied_lsn", "Source LSN of the last change applied (PostgreSQL WAL position).",
+        self.last_lsn = Gauge(f"{p}_last_applied_lsn",
+                              "Source LSN of the last change applied (PostgreSQL WAL position).",
                               ("topic", "partition"), registry=registry)
         self.http_requests = Counter(f"{p}_http_requests", "Web requests answered.", ("view", "method", "status"),
                                      registry=registry)
@@ -240,8 +242,8 @@ def _consumer_families(app) -> Iterable[GaugeMetricFamily]:
                             labels=labels)
     position = GaugeMetricFamily(f"{PREFIX}_consumer_position_offset", "The next offset the worker handles.",
                                  labels=labels)
-    end = GaugeMetricFamily(f"{PREFIX}_consumer_end_offset", "The partition's end offset (high watermark) as last fetched.",
-                            labels=labels)
+    end = GaugeMetricFamily(f"{PREFIX}_consumer_end_offset",
+                            "The partition's end offset (high watermark) as last fetched.", labels=labels)
     committed = GaugeMetricFamily(f"{PREFIX}_consumer_committed_offset", "The consumer group's committed offset.",
                                   labels=labels)
     if app.broker_probe.answered:

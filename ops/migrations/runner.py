@@ -52,7 +52,8 @@ def apply_migrations(database_url: str, folder: Path = MIGRATIONS_DIR, *,
             # Rows from before checksums were kept get the file's checksum as it is now, once.
             conn.execute("ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text")
             files = pending_files(folder)
-            done: Dict[str, Optional[str]] = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
+            rows = conn.execute("SELECT name, checksum FROM schema_migrations").fetchall()
+            done: Dict[str, Optional[str]] = dict(rows)  # name -> checksum (None: applied before checksums)
             for path in files:
                 if path.name not in done:
                     continue

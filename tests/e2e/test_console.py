@@ -96,7 +96,8 @@ def alerts_of(url: str, account: int) -> Set[str]:
 
 def listed_alerts(page, accounts: List[int]) -> List[str]:
     """Ids of the alerts the live list shows for these accounts, repeats included."""
-    pairs = page.eval_on_selector_all("#alert-list li", "items => items.map(li => [li.dataset.alertId, li.dataset.account])")
+    pairs = page.eval_on_selector_all("#alert-list li",
+                                      "items => items.map(li => [li.dataset.alertId, li.dataset.account])")
     return [alert_id for alert_id, account in pairs if int(account) in accounts]
 
 
@@ -173,14 +174,16 @@ def test_after_a_cut_the_list_holds_every_alert_exactly_once(db, worker, proxy, 
     burst(db, accounts[3])
     burst(db, accounts[4])
     for account in accounts[2:5]:
-        eventually(lambda: alerts_of(worker.url, account), bool, what=f"the alert of account {account} in /alerts")
+        eventually(lambda account=account: alerts_of(worker.url, account), bool,
+                   what=f"the alert of account {account} in /alerts")
     page.wait_for_selector("#feed-state.down", timeout=15_000)
     proxy.accept()
 
     page.wait_for_selector("#feed-state.live", timeout=30_000)
     burst(db, accounts[5])
     for account in accounts:
-        expected[account] = eventually(lambda: alerts_of(worker.url, account), bool, what=f"alerts of {account}")
+        expected[account] = eventually(lambda account=account: alerts_of(worker.url, account), bool,
+                                       what=f"alerts of {account}")
     wanted = set().union(*expected.values())
     listed = eventually(lambda: listed_alerts(page, accounts), lambda found: set(found) >= wanted,
                         timeout=ALERT_DEADLINE_MS / 1000, what="every alert in the list")

@@ -70,7 +70,8 @@ def test_a_scripted_scenario_yields_exactly_the_expected_alerts_balances_and_tur
         txn["w1"] = post(db, account, "withdrawal", "250.00", at(0))
         txn["w2"] = post(db, account, "withdrawal", "199.99", at(4))    # not large
         txn["w3"] = post(db, account, "withdrawal", "300.00", at(5))
-        txn["w4"] = post(db, account, "withdrawal", "200.00", at(10))   # w1 sits exactly on the window edge: 2 in window
+        # w4: w1 sits exactly on the window edge, so 2 are in the window.
+        txn["w4"] = post(db, account, "withdrawal", "200.00", at(10))
         txn["w5"] = post(db, account, "withdrawal", "1000.00", at(11))  # w3, w4, w5 within 10 minutes: rapid
         txn["w6"] = post(db, account, "withdrawal", "2000.00", at(60))
         txn["w7"] = post(db, account, "withdrawal", "1300.00", at(90))  # last five large: 4800

@@ -432,8 +432,8 @@ def test_a_customer_change_keyed_by_another_customer_is_dead_lettered(db, worker
     other = open_customer(db, name="Emmy Noether")
     url = f"{worker.url}/customers/{customer_id}"
     for served in (customer_id, other):
-        eventually(lambda: get_json(f"{worker.url}/customers/{served}"), lambda r: r[0] == 200, timeout=90,
-                   what="both customers are served")
+        eventually(lambda served=served: get_json(f"{worker.url}/customers/{served}"), lambda r: r[0] == 200,
+                   timeout=90, what="both customers are served")
     key = str(customer_id).encode()
     envelope = latest_change(bootstrap, CUSTOMER_CHANGES.name, key)
     envelope["after"]["name"] = "Not Emmy"

@@ -121,7 +121,8 @@ def connectors(stack_env, tmp_path_factory) -> Iterator[ConnectorCopies]:
     with psycopg.connect(stack_env["DATABASE_URL"], autocommit=True) as conn:
         for slot in made.slots.values():
             # The slot frees once the deleted connector's task has stopped.
-            eventually(lambda: _drop_slot(conn, slot), bool, timeout=60, what=f"replication slot {slot} dropped")
+            eventually(lambda slot=slot: _drop_slot(conn, slot), bool, timeout=60,
+                       what=f"replication slot {slot} dropped")
             conn.execute(f'DROP PUBLICATION IF EXISTS "{slot}"')
 
 

@@ -1,4 +1,4 @@
-"""Dead letters on the real stack: every decoding agent writes them; `python -m ops.deadletters` lists and replays them."""
+"""Dead letters on the real stack: every decoding agent writes them, `python -m ops.deadletters` lists and replays."""
 
 from __future__ import annotations
 

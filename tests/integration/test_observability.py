@@ -99,7 +99,8 @@ def test_a_scenario_of_n_transactions_and_k_bad_records_shows_exactly_n_and_k(db
     assert delta(after, "ledgerstream_agent_batch_size_records_sum", agent=AGENT) == n + k
     # The last change applied names its commit time (seconds, recent) and LSN in the transactions' partition.
     commit_times = [v for (name, ls), v in after.items()
-                    if name == "ledgerstream_last_applied_commit_timestamp_seconds" and dict(ls)["topic"] == TRANSACTIONS]
+                    if name == "ledgerstream_last_applied_commit_timestamp_seconds"
+                    and dict(ls)["topic"] == TRANSACTIONS]
     assert commit_times and max(commit_times) > time.time() - 300
     assert total(after, "ledgerstream_last_applied_lsn", topic=TRANSACTIONS) > 0
     # Within a flush interval the rows reach the tables and the group commits up to the end.

@@ -150,7 +150,8 @@ def test_replay_wants_offsets_or_all_not_both(capsys):
     parser = build_parser()
     assert parser.parse_args(["replay", "t.dlq", "--offset", "1", "--offset", "2@3"]).offsets == [
         Position(None, 1), Position(2, 3)]
-    for argv in (["replay", "t.dlq"], ["replay", "t.dlq", "--all", "--offset", "1"], ["replay", "t.dlq", "--offset", "x"]):
+    for argv in (["replay", "t.dlq"], ["replay", "t.dlq", "--all", "--offset", "1"],
+                 ["replay", "t.dlq", "--offset", "x"]):
         with pytest.raises(SystemExit) as exit_:
             parser.parse_args(argv)
         assert exit_.value.code == 2

@@ -8,7 +8,13 @@ import pytest
 
 from cdc.changes import Change, DecodeError, Op, SourcePosition
 from cdc.decode import decode_change
-from projections.accounts import account_key, account_view
+from projections.accounts import (
+    REDELIVERY_WINDOW_LSN,
+    account_key,
+    account_key_and_view,
+    account_view,
+    already_applied,
+)
 
 ROW = {
     "id": 1,
@@ -128,17 +134,11 @@ def test_account_key_rejects_non_int_and_bool(bad):
 
 # --- redeliveries ------------------------------------------------------------------------
 
-from cdc.changes import Change as _Change  # noqa: E402
-from cdc.changes import Op as _Op
-from cdc.changes import SourcePosition as _Position
-from projections.accounts import already_applied  # noqa: E402
-
-
-def _account_change(commit_lsn, lsn, balance="10.00", op=_Op.UPDATE, snapshot=False):
+def _account_change(commit_lsn, lsn, balance="10.00", op=Op.UPDATE, snapshot=False):
     row = {"id": 5, "customer_id": 2, "currency": "EUR", "balance": balance, "status": "open",
            "updated_at": "2026-11-22T01:06:18.490429Z"}
-    return _Change(op=op, schema="public", table="accounts", key=5, before=None, after=row,
-                   source=_Position(lsn=lsn, tx_id=1, commit_ts_ms=1, snapshot=snapshot, commit_lsn=commit_lsn))
+    return Change(op=op, schema="public", table="accounts", key=5, before=None, after=row,
+                  source=SourcePosition(lsn=lsn, tx_id=1, commit_ts_ms=1, snapshot=snapshot, commit_lsn=commit_lsn))
 
 
 def test_a_change_at_or_before_the_stored_position_is_already_applied():
@@ -152,16 +152,14 @@ def test_a_change_at_or_before_the_stored_position_is_already_applied():
 
 def test_snapshot_reads_and_rows_without_position_are_always_applied():
     stored = account_view(_account_change(200, 250))
-    assert not already_applied(_account_change(None, 100, op=_Op.READ, snapshot=True), stored)
+    assert not already_applied(_account_change(None, 100, op=Op.READ, snapshot=True), stored)
     assert not already_applied(_account_change(100, 150), None)
-    snapshot_row = account_view(_account_change(None, 100, op=_Op.READ, snapshot=True))
+    snapshot_row = account_view(_account_change(None, 100, op=Op.READ, snapshot=True))
     assert snapshot_row["source_position"] is None
     assert not already_applied(_account_change(50, 60), snapshot_row)
 
 
 # --- bad-input catalogue II: a position far in the future, a key that is not the row's id ---------
-
-from projections.accounts import REDELIVERY_WINDOW_LSN, account_key_and_view  # noqa: E402
 
 FAR_FUTURE = 1 << 62
 
@@ -185,12 +183,12 @@ def test_a_redelivery_within_the_window_is_still_skipped():
 def test_a_record_keyed_by_another_account_is_refused():
     change = _account_change(200, 250)
     assert account_key_and_view(change)[0] == 5
-    wrong = _Change(op=change.op, schema="public", table="accounts", key=6, before=None, after=change.after,
-                    source=change.source)
+    wrong = Change(op=change.op, schema="public", table="accounts", key=6, before=None, after=change.after,
+                   source=change.source)
     with pytest.raises(DecodeError, match="accounts change keyed 6 is of the row with id 5; a record's key must be "
                                           "its row's id"):
         account_key_and_view(wrong)
-    deleted = _Change(op=_Op.DELETE, schema="public", table="accounts", key=6, before=change.after, after=None,
-                      source=change.source)
+    deleted = Change(op=Op.DELETE, schema="public", table="accounts", key=6, before=change.after, after=None,
+                     source=change.source)
     with pytest.raises(DecodeError, match="keyed 6 is of the row with id 5"):
         account_key_and_view(deleted)

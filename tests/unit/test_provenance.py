@@ -24,7 +24,8 @@ def change(lsn=500, tx_id=77) -> Change:
 
 def test_the_history_keeps_each_source_and_reads_rows_written_before_it():
     source = source_of(SimpleNamespace(partition=2, offset=41), "ledger.public.transactions", change(), 9)
-    history = History((Withdrawal(9, 7, Decimal("250.00"), AT, source=source), Withdrawal(10, 7, Decimal("300.00"), AT)))
+    history = History((Withdrawal(9, 7, Decimal("250.00"), AT, source=source),
+                       Withdrawal(10, 7, Decimal("300.00"), AT)))
     rows = history_to_rows(history)["held"]
     assert rows[0][4] == ["ledger.public.transactions", 2, 41, 500, 77, 9] and len(rows[1]) == 3
     assert [w.source for w in history_from_rows(7, {"held": rows, "pruned_through": None})] == [source, None]

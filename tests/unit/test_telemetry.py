@@ -151,8 +151,8 @@ def test_traceparent_is_valid_deterministic_and_continues_an_incoming_trace():
     incoming = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
     assert parse_traceparent(traceparent(event_id="e1", trace_seed="x", incoming=incoming))[0] == \
         "4bf92f3577b34da6a3ce929d0e0e4736"
-    for bad in ("", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-" + "0" * 32 + "-00f067aa0ba902b7-01",
-                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"):
+    for bad in ("", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                "00-" + "0" * 32 + "-00f067aa0ba902b7-01", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7"):
         assert parse_traceparent(bad) is None
 
 
