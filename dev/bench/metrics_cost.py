@@ -4,7 +4,7 @@
 
 A focused micro-benchmark of what metrics touch: the real `fold_transactions` batch agent (decode,
 turnover, rules) fed the benchmark's Debezium records (bench/dataset.py) through BatchAgents'
-delivery, batch by batch as the consumer hands them over, with the memory store and no broker. The
+`deliver`, batch by batch as the consumer hands them over, with the memory store and no broker. The
 batches run with metrics on (engine/telemetry/metrics.py) and off (its NullMetrics, as
 METRICS_ENABLED=false) back to back, each on a fresh cache, so drift of the machine's load hits
 both alike; CPU time is summed per mode over all batches of a round.
@@ -23,6 +23,9 @@ import time
 from collections import defaultdict
 from types import SimpleNamespace
 
+#: The stand-in consumer's rebalance generation: the one every batch is fetched under.
+GENERATION = 1
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dev.bench.metrics_cost")
@@ -37,6 +40,7 @@ def main(argv=None) -> int:
 
     from agents.transactions import fold_transactions  # noqa: F401  (registers the batch agent)
     from app import app
+    from engine import faust_internals as internals
     from engine.telemetry.metrics import Metrics, NullMetrics
     from topics import TRANSACTION_CHANGES
 
@@ -51,21 +55,26 @@ def main(argv=None) -> int:
     batches = [(TP(TRANSACTION_CHANGES.name, p), records[i:i + args.batch])
                for p, records in sorted(by_partition.items()) for i in range(0, len(records), args.batch)]
     agents = app.batch_agents
+    # A stand-in for Faust's consumer with what BatchAgents.deliver reads (faust_internals.BatchConsumer):
+    # every partition assigned, no rebalance under way.
+    partitions = {tp for tp, _ in batches}
     consumer = SimpleNamespace(_read_offset=defaultdict(lambda: None),
+                               _get_active_partitions=lambda: partitions, flow_active=True,
                                _to_message=lambda tp, r: SimpleNamespace(topic=tp.topic, partition=tp.partition,
                                                                          offset=r.offset, key=r.key, value=r.value,
                                                                          headers=r.headers, timestamp=0),
-                               app=SimpleNamespace(monitor=None))
+                               app=SimpleNamespace(monitor=None, consumer_generation_id=GENERATION))
 
     modes = {"on": Metrics(), "off": NullMetrics()}
 
     async def deliver(mode: str, tp, records) -> float:
         """CPU seconds of one batch, on a fresh cache (every run of a batch does the same work)."""
         app.metrics = modes[mode]
-        agents._states.clear()
-        consumer._read_offset.clear()
+        agents.discard_caches()
+        # As if the consumer seeked to the batch's first offset, so none of it counts as delivered already.
+        internals.set_read_offset(consumer, tp, records[0].offset)
         began = time.process_time()
-        await agents._deliver(consumer, tp, records)
+        await agents.deliver(consumer, {tp: records}, GENERATION)
         return time.process_time() - began
 
     async def run():

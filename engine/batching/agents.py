@@ -132,6 +132,14 @@ class BatchAgents:
                     return value
         return table.get(key)
 
+    def discard_caches(self) -> None:
+        """Forget every partition's cached rows and pending offsets, unflushed: the next batch starts cold.
+
+        For benchmarks that hand the same batch over again (dev/bench/metrics_cost.py); the worker
+        never calls it: a partition it gives up is flushed first (on_revoked).
+        """
+        self._states.clear()
+
     def cache_sizes(self):
         """(partition, rows cached per table, rows changed per table) of every partition held."""
         return [(p, *state.cache_sizes()) for p, state in sorted(self._states.items())]

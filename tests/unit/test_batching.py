@@ -381,3 +381,19 @@ def test_refused_rows_are_handed_to_the_dead_letter_handler():
 
     asyncio.run(flush())
     assert [(r.topic, r.partition, r.key) for r in letters] == [("app-turnover-changelog", 3, b'"k"')]
+
+
+def test_discarded_caches_are_forgotten_unflushed(agents):
+    table = FakeTable()
+
+    async def handler(batch):
+        batch.rows(table)[1] = "x"
+
+    _register(agents, handler)
+    consumer = FakeConsumer(agents.app)
+    _deliver(agents, consumer, [_record(0)])
+    assert agents.latest(table, 1) == "x" and len(agents.cache_sizes()) == 1
+    agents.discard_caches()
+    assert agents.cache_sizes() == []
+    assert asyncio.run(agents.flush_due(consumer, force=True)) == 0
+    assert table.writes == [] and consumer._acked == {}
