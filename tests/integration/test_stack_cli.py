@@ -82,7 +82,8 @@ def own_stack(tmp_path_factory):
     """A stack of this module's own, so that one can be pointed at and its broker replaced."""
     root = tmp_path_factory.mktemp("own-stack")
     env = base_env(STACK_DIR=str(root / "stack"), STACK_KAFKA_PORT=str(free_port()),
-                   STACK_POSTGRES_PORT=str(free_port()), STACK_CONNECT_PORT=str(free_port()))
+                   STACK_POSTGRES_PORT=str(free_port()), STACK_CONNECT_PORT=str(free_port()),
+                   STACK_PROMETHEUS_PORT=str(free_port()))
     up = run_stack(env, "up")
     assert up.returncode == 0, up.stderr
     try:
@@ -95,16 +96,23 @@ def test_pointed_at_external_services_up_starts_nothing_local_for_them(own_stack
     _, services = own_stack
     env = base_env(STACK_DIR=str(tmp_path / "pointing"), STACK_KAFKA_PORT=str(free_port()),
                    STACK_POSTGRES_PORT=str(free_port()), STACK_CONNECT_PORT=str(free_port()),
+                   STACK_PROMETHEUS_PORT=str(free_port()),
                    KAFKA_BOOTSTRAP=services.kafka_bootstrap, DATABASE_URL=services.database_url,
                    CONNECT_URL=services.connect_url)
-    result = run_stack(env, "up")
-    assert result.returncode == 0, result.stderr
-    assert "starting" not in result.stdout, result.stdout
-    layout = StackLayout.from_env(env)
-    assert not any(layout.pid_file(service).exists() for service in ("kafka", "connect"))
-    assert not (layout.root / "postgres").exists()
-    assert {name: state for name, (state, _) in parse_status(run_stack(env, "status").stdout).items()} == {
-        "kafka": "external", "postgres": "external", "connect": "external"}
+    try:
+        result = run_stack(env, "up")
+        assert result.returncode == 0, result.stderr
+        # Only the local Prometheus (which scrapes this stack's workers) is ever started here.
+        started = [line for line in result.stdout.splitlines() if "starting" in line]
+        assert all(line.startswith("prometheus:") for line in started), result.stdout
+        layout = StackLayout.from_env(env)
+        assert not any(layout.pid_file(service).exists() for service in ("kafka", "connect"))
+        assert not (layout.root / "postgres").exists()
+        states = {name: state for name, (state, _) in parse_status(run_stack(env, "status").stdout).items()}
+        assert {name: states[name] for name in ("kafka", "postgres", "connect")} == {
+            "kafka": "external", "postgres": "external", "connect": "external"}
+    finally:
+        run_stack(env, "down")
     # Its own ports stay untouched: nothing listens on them.
     assert not any(port_is_open("127.0.0.1", port) for port in (layout.kafka_port, layout.postgres_port,
                                                                  layout.connect_port))
