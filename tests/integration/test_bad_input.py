@@ -461,10 +461,10 @@ def _raw_body(url: str) -> bytes:
         conn.close()
 
 
-def test_a_100_kb_name_with_control_characters_is_kept_whole_and_served_escaped(db, worker, stack_env):
+def test_control_characters_in_a_name_are_kept_whole_and_served_escaped(db, worker, stack_env):
     """The ledger is the source of truth: the name is kept exactly, and the JSON answer escapes
     every C0 control character (no raw ESC, CR or BEL reaches a terminal or a log line through it)."""
-    name = "Ada \x1b[31mLovelace\x07\r\nSet-Cookie: x=1\t\x7f\u202e" + "x" * 100_000
+    name = "Ada \x1b[31mLovelace\x07\r\nSet-Cookie: x=1\t\x7f\u202e" + "x" * 30_000
     customer_id = open_customer(db, name=name, email="ada\x1b[2J@example.com")
     url = f"{worker.url}/customers/{customer_id}"
 
@@ -474,7 +474,29 @@ def test_a_100_kb_name_with_control_characters_is_kept_whole_and_served_escaped(
     raw = _raw_body(url)
     # JSON escapes every C0 control character (ESC, BEL, CR, LF, TAB); DEL and U+202E are text to it.
     assert not any(byte < 0x20 for byte in raw), "a raw control character in the JSON answer"
-    assert b"\\u001b[31m" in raw and len(raw) > 100_000
+    assert b"\\u001b[31m" in raw and len(raw) > 30_000
+
+
+def test_a_100_kb_name_is_over_the_row_limit_and_fails_its_customer_loudly(db, worker, stack_env):
+    """A customer row of over 64 KB (STATE_ROW_LIMIT_BYTES) is never written: the customer is not
+    served, the refusal is counted on /health and dead-lettered with the key and the reason, and the
+    next customer flows."""
+    bootstrap = stack_env["KAFKA_BOOTSTRAP"]
+    huge = open_customer(db, name="Ada " + "x" * 100_000, email="ada@example.com")
+    after = open_customer(db, name="Grace Hopper", email="grace@example.com")
+    eventually(lambda: get_json(f"{worker.url}/customers/{after}"), lambda r: r[0] == 200, timeout=90,
+               what="the customer after the oversized one is served")
+
+    def summary_refusals():
+        refused = get_json(f"{worker.url}/health")[1]["refused_records"]["by_topic"]
+        return {topic: n for topic, n in refused.items() if topic.endswith("-customer_summary-changelog")}
+
+    (topic,) = eventually(summary_refusals, lambda found: found, timeout=90, what="the oversized row refused")
+    letters = eventually(lambda: [r for r in read_topic(bootstrap, f"{topic}.dlq") if r.key and int(r.key) == huge],
+                         lambda found: found, timeout=90, what="a dead letter naming the oversized customer")
+    reason = dict(letters[0].headers)["dlq.error.reason"].decode()
+    assert "over the row limit" in reason, reason
+    assert get_json(f"{worker.url}/customers/{huge}")[0] == 404
 
 
 def test_an_outbox_event_id_reused_with_another_payload(db, worker, stack_env):

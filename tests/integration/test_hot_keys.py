@@ -133,9 +133,6 @@ def test_a_row_over_the_row_limit_fails_its_key_loudly_and_every_other_key_flows
     _, overview = eventually(lambda: get_json(f"{worker.url}/customers/{small_customer}"),
                              lambda r: r[0] == 200 and r[1]["account_count"] == 1, what="a small customer")
     assert [a["account_id"] for a in overview["accounts"]] == [account]
-    _, health = get_json(f"{worker.url}/health")
-    assert health["refused_records"]["last"]["topic"] == pages
-    assert "over the row limit of 600 bytes" in health["refused_records"]["last"]["reason"]
     letters = eventually(lambda: read_topic(bootstrap, f"{pages}.dlq"), lambda rs: len(rs) >= 1,
                          what="a dead letter for the refused row")
     headers = dict(letters[0].headers)
@@ -202,10 +199,14 @@ def test_a_hot_account_and_a_big_customer_stay_bounded_and_exact(db, stack_env, 
     assert sorted((a["account_id"], Decimal(a["balance"]), a["currency"], a["status"]) for a in listed) == \
         sorted((i, b, c.strip(), s) for i, b, c, s in rows)
 
-    # The worker stayed up and refused nothing.
+    # The worker stayed up and refused no row of this test's keys (the shared stack's ledger may hold
+    # rows of earlier tests that are over the limit on purpose: those are refused, as they should be).
     assert worker.process.poll() is None
-    _, health = get_json(f"{worker.url}/health")
-    assert health["refused_records"]["count"] == 0, health["refused_records"]
+    refused_keys = [json.loads(r.key) for table in ("turnover_by_account_day", "turnover_days", "customer_summary",
+                                                    "customer_account_pages", "customer_account_page_of")
+                    for r in read_topic(bootstrap, f"{app_id}-{table}-changelog.dlq") if r.key]
+    ours = {hot, customer}
+    assert [k for k in refused_keys if int(str(k).split(":")[0]) in ours] == [], refused_keys
 
     # Every row is far below its bound, and composite keys live in their owner's partition.
     sizes = _largest_records(bootstrap, app_id, ["turnover_by_account_day", "turnover_days", "customer_summary",

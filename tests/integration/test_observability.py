@@ -106,12 +106,12 @@ def test_a_scenario_of_n_transactions_and_k_bad_records_shows_exactly_n_and_k(db
     # Within a flush interval the rows reach the tables and the group commits up to the end.
     flushed = eventually(
         lambda: scrape(worker.url),
-        lambda s: total(s, "ledgerstream_flush_rows_total", table="turnover_by_account") > 0
+        lambda s: total(s, "ledgerstream_flush_rows_total", table="turnover_by_account_day") > 0
         and total(s, "ledgerstream_consumer_committed_offset", topic=TRANSACTIONS)
         == total(s, "ledgerstream_consumer_end_offset", topic=TRANSACTIONS),
         timeout=60, what="a flush and the commit of every transactions offset")
     assert total(flushed, "ledgerstream_flushes_total") > 0
-    assert total(flushed, "ledgerstream_flush_changelog_records_total", table="turnover_by_account") > 0
+    assert total(flushed, "ledgerstream_flush_changelog_records_total", table="turnover_by_account_day") > 0
     for name in ("ledgerstream_http_requests_total", "process_cpu_seconds_total", "python_gc_collections_total"):
         assert any(n_ == name for n_, _ in flushed), name
     assert total(flushed, "ledgerstream_ready") == 1
