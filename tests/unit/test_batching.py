@@ -1,52 +1,27 @@
-"""batching/: the write-back cache of a partition and the bookkeeping of batches, flushes and acks.
+"""engine/batching/: the write-back cache of a partition and the bookkeeping of batches, flushes and acks.
 
-The consumer here is a plain object with the fields of Faust's Consumer that BatchAgents reads
-and writes (engine.faust_internals.BatchConsumer; tests/unit/test_faust_contract.py holds those to
-the real class); the real consumer and tables are exercised by tests/support/agent_driver.py and
-end to end by the integration and e2e tests (tests/e2e/test_crash_consistency.py).
+The consumer and tables are the stand-ins of tests/support/batch_fakes.py; the real consumer and
+tables are exercised by tests/support/agent_driver.py and end to end by the integration and e2e
+tests (tests/e2e/test_crash_consistency.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
-import json
-from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
-from faust.streams import current_event
 from faust.types import TP
 
 from engine.batching import BatchAgents, PartitionState
 from engine.batching.state import CachedRows
 from engine.faust_internals import BatchConsumer
 from engine.limits import RefusedRecords
+from tests.support.batch_fakes import FakeConsumer, FakeTable
 
 TOPIC = "ledger.public.transactions"
 TP0 = TP(TOPIC, 0)
-
-
-class FakeTable(dict):
-    """A dict that counts reads and writes and notes the current event's partition on each."""
-
-    def __init__(self, name: str = "turnover", **rows):
-        super().__init__(**rows)
-        self.name = name
-        self.reads, self.writes = [], []
-        # As Faust's changelog topic serializes rows (JSON key and value).
-        self.changelog_topic = SimpleNamespace(
-            prepare_key=lambda key, _: (json.dumps(key).encode(), None),
-            prepare_value=lambda value, _: (json.dumps(value).encode(), None),
-            get_topic_name=lambda: f"app-{name}-changelog")
-
-    def get(self, key, default=None):
-        self.reads.append((key, current_event().message.partition))
-        return super().get(key, default)
-
-    def __setitem__(self, key, value):
-        self.writes.append((key, value, current_event().message.partition))
-        super().__setitem__(key, value)
 
 
 class _Event:
@@ -63,32 +38,6 @@ def _event(partition: int):
 def _record(offset: int, key: bytes = b"1", value: bytes = b"{}"):
     return SimpleNamespace(topic=TOPIC, partition=0, offset=offset, key=key, value=value, timestamp=0,
                            headers=[])
-
-
-class FakeConsumer:
-    """The fields of faust's Consumer that batch agents use, with the same defaults."""
-
-    def __init__(self, app):
-        self.app = app
-        self.flow_active = True
-        self._read_offset = defaultdict(lambda: None)
-        self._committed_offset = defaultdict(lambda: None)
-        self._acked = defaultdict(list)
-        self._acked_index = defaultdict(set)
-        self._n_acked = 0
-        self._commit_every = None
-        self.active = {TP0}
-        self.commits = 0
-
-    def _get_active_partitions(self):
-        return self.active
-
-    def _to_message(self, tp, record):
-        return SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=record.offset, key=record.key,
-                               value=record.value, headers=record.headers, tp=tp)
-
-    async def commit(self):
-        self.commits += 1
 
 
 class FakeProducer:
@@ -177,7 +126,7 @@ def test_offsets_are_acknowledged_only_at_the_flush(agents):
             rows[int(r.key)] = (rows.get(int(r.key)) or 0) + 1
 
     _register(agents, handler)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     _deliver(agents, consumer, [_record(0), _record(1), _record(2, key=b"2")])
     _deliver(agents, consumer, [_record(4), _record(5)])  # 3 is not there (compacted, a marker)
     assert seen == [0, 1, 2, 4, 5]
@@ -205,7 +154,7 @@ def _recording(agents) -> list:
 
 def test_records_before_the_read_offset_are_not_handled_again(agents):
     seen = _recording(agents)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     consumer._read_offset[TP0] = 5                          # Faust seeked to the committed offset 5
     consumer._committed_offset[TP0] = 5
     _deliver(agents, consumer, [_record(3), _record(4), _record(5), _record(6)])
@@ -216,7 +165,7 @@ def test_records_before_the_read_offset_are_not_handled_again(agents):
 
 def test_nothing_is_handled_after_a_rebalance_began_or_for_a_partition_not_assigned(agents):
     seen = _recording(agents)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     _deliver(agents, consumer, [_record(0)], generation=0)  # fetched under generation 0, now 1
     consumer.active = set()
     _deliver(agents, consumer, [_record(0)])
@@ -230,7 +179,7 @@ def test_a_revoked_partition_is_flushed_then_forgotten(agents):
         batch.rows(table)[1] = "x"
 
     _register(agents, handler)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     _deliver(agents, consumer, [_record(0)])
     asyncio.run(agents.on_revoked(consumer, {TP0, TP("other-topic", 1)}))
     assert table.writes == [(1, "x", 0)] and consumer._acked[TP0] == [0]
@@ -251,7 +200,7 @@ def test_agents_of_two_topics_share_the_rows_of_a_partition(agents):
 
     _register(agents, count)
     agents.register(SimpleNamespace(topics=[other.topic]), count_too)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     consumer.active = {TP0, other}
     asyncio.run(agents.deliver(consumer, {TP0: [_record(0), _record(1)], other: [_record(7)]}, 1))
     asyncio.run(agents.flush_due(consumer, force=True))
@@ -278,7 +227,7 @@ def test_flush_commits_once_commit_every_is_reached(agents):
         pass
 
     _register(agents, handler)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     consumer._commit_every = 3
     _deliver(agents, consumer, [_record(0), _record(1), _record(2)])
     asyncio.run(agents.flush_due(consumer, force=True))
@@ -308,7 +257,7 @@ def test_latest_reads_the_cache_first_then_the_table(agents):
         del rows[2]
 
     _register(agents, handler)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     _deliver(agents, consumer, [_record(0)])
     table.get = lambda key, default=None: dict.get(table, key, default)  # views read with no current event
     assert agents.latest(table, 1) == "changed"
@@ -334,7 +283,7 @@ def test_sent_events_are_delivered_before_rows_reach_the_tables(agents):
         batch.rows(table)[1] = "x"
 
     _register(agents, handler)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     _deliver(agents, consumer, [_record(0)])
     asyncio.run(agents.flush_due(consumer, force=True))
     assert order == [("events delivered", [])] and table.writes == [(1, "x", 0)]
@@ -342,7 +291,7 @@ def test_sent_events_are_delivered_before_rows_reach_the_tables(agents):
 
 def test_the_fake_consumer_has_every_member_batch_agents_use(agents):
     # The real consumer's members are checked against Faust's classes in test_faust_contract.py.
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     members = [*BatchConsumer.__annotations__,
                *(name for name, value in vars(BatchConsumer).items() if inspect.isfunction(value))]
     assert [m for m in members if not hasattr(consumer, m)] == []
@@ -390,7 +339,7 @@ def test_discarded_caches_are_forgotten_unflushed(agents):
         batch.rows(table)[1] = "x"
 
     _register(agents, handler)
-    consumer = FakeConsumer(agents.app)
+    consumer = FakeConsumer(agents.app, active={TP0})
     _deliver(agents, consumer, [_record(0)])
     assert agents.latest(table, 1) == "x" and len(agents.cache_sizes()) == 1
     agents.discard_caches()

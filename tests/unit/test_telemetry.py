@@ -7,7 +7,6 @@ import inspect
 import json
 import logging
 import logging.config
-from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
@@ -19,6 +18,7 @@ from engine.telemetry.histogram import FastHistogram
 from engine.telemetry.logs import logging_config, record_context
 from engine.telemetry.metrics import Metrics, NullMetrics
 from engine.telemetry.trace import parse_traceparent, traceparent
+from tests.support.batch_fakes import FakeConsumer, FakeTable
 from views.auth import OPEN_PATHS
 
 TOPIC = "ledger.public.transactions"
@@ -46,39 +46,12 @@ def test_null_metrics_has_every_hook_of_metrics():
     assert hooks - {"exposition"} <= set(dir(NullMetrics))
 
 
-class _Consumer:
-    def __init__(self, app):
-        self.app = app
-        self.flow_active = True
-        self._read_offset = defaultdict(lambda: None)
-        self._committed_offset = defaultdict(lambda: None)
-        self._acked = defaultdict(list)
-        self._acked_index = defaultdict(set)
-        self._n_acked = 0
-        self._commit_every = None
-
-    def _get_active_partitions(self):
-        return {TP(TOPIC, 2)}
-
-    def _to_message(self, tp, record):
-        return SimpleNamespace(topic=tp.topic, partition=tp.partition, offset=record.offset, key=record.key,
-                               value=record.value, headers=[])
-
-
-class _Table(dict):
-    name = "turnover"
-    # As Faust's changelog topic serializes rows (JSON key and value): the row-size check reads it.
-    changelog_topic = SimpleNamespace(prepare_key=lambda key, _: (repr(key).encode(), None),
-                                      prepare_value=lambda value, _: (repr(value).encode(), None),
-                                      get_topic_name=lambda: "app-turnover-changelog")
-
-
 def test_batch_agents_count_records_dead_letters_batches_and_flushes_per_partition():
     metrics = Metrics()
     app = SimpleNamespace(consumer_generation_id=1, metrics=metrics,
                           producer=SimpleNamespace(flush=lambda: asyncio.sleep(0)))
     agents = BatchAgents(app, flush_interval_s=0, flush_records=1)
-    table = _Table()
+    table = FakeTable("turnover")
 
     async def fold_things(batch):
         rows = batch.rows(table)
@@ -86,10 +59,10 @@ def test_batch_agents_count_records_dead_letters_batches_and_flushes_per_partiti
             if record.value == b"bad":
                 metrics.dead_lettered("fold_things", batch.tp.topic, batch.tp.partition)
                 continue
-            rows[record.key] = record.value
+            rows[record.key] = record.value.decode()
 
     agents.register(SimpleNamespace(topics=[TOPIC]), fold_things)
-    consumer = _Consumer(app)
+    consumer = FakeConsumer(app, active={TP(TOPIC, 2)})
     records = [SimpleNamespace(offset=o, key=o % 2, value=b"bad" if o == 11 else b"ok", headers=[])
                for o in range(10, 14)]
 
