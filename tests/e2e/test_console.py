@@ -230,14 +230,32 @@ def test_usable_from_the_keyboard(db, worker, proxy, tab):
     _, account = open_account(db, "77.00")
     eventually(lambda: get_json(f"{worker.url}/accounts/{account}"), lambda r: r[0] == 200, what="the account")
     page = open_console(tab, proxy.url)
+    page.wait_for_selector("#feed-state.live", timeout=30_000)
+    bursting = [open_account(db, "5000.00")[1] for _ in range(3)]
+    for each in bursting:
+        burst(db, each)
+    for each in bursting:
+        page.wait_for_selector(f'#alert-list li[data-account="{each}"]', timeout=ALERT_DEADLINE_MS)
+
     focused = []
     for _ in range(15):  # Tab through the page to the account field
         page.keyboard.press("Tab")
-        focused.append(page.evaluate("document.activeElement.id"))
+        focused.append(page.evaluate("document.activeElement.id || document.activeElement.className"))
         if focused[-1] == "account-id":
             break
     assert focused[-1] == "account-id", focused
     assert "pause" in focused and "rule-filter" in focused
+    # The alert list is one tab stop however many alerts it shows; the arrow keys move inside it.
+    assert focused.count("account-link") == 1, focused
+    page.keyboard.press("Shift+Tab")
+    focused_alert = "document.activeElement.closest('li') && document.activeElement.closest('li').dataset.alertId"
+    first = page.evaluate(focused_alert)
+    page.keyboard.press("ArrowDown")
+    assert page.evaluate("document.activeElement.className") == "account-link"
+    assert page.evaluate(focused_alert) not in (None, first)
+    page.keyboard.press("Home")
+    assert page.evaluate(focused_alert) == first
+    page.focus("#account-id")
     page.keyboard.type(str(account))
     page.keyboard.press("Enter")
     assert page.wait_for_selector('#account-result dd[data-field="balance"]').inner_text().startswith("77.00")

@@ -206,6 +206,7 @@
       while (list.children.length > KEEP_ALERTS) list.lastElementChild.remove();
     }
     updateAlertCount();
+    keepOneTabStop();
   }
 
   function matchesFilter(alert) {
@@ -229,7 +230,34 @@
   function renderAlerts() {
     $("alert-list").replaceChildren(...alerts.filter(matchesFilter).map(alertItem));
     updateAlertCount();
+    keepOneTabStop();
   }
+
+  // The alert list is one stop in the tab order however many alerts it shows (a roving
+  // tabindex, the WAI-ARIA pattern for composite widgets): Tab passes it in one step and the
+  // arrow keys, Home and End move between its alerts.
+  function alertButtons() {
+    return [...$("alert-list").querySelectorAll("button.account-link")];
+  }
+
+  function keepOneTabStop() {
+    const buttons = alertButtons();
+    const current = buttons.find((b) => b === document.activeElement);
+    buttons.forEach((b) => { b.tabIndex = -1; });
+    if (buttons.length) (current || buttons[0]).tabIndex = 0;
+  }
+
+  $("alert-list").addEventListener("keydown", (event) => {
+    const buttons = alertButtons();
+    const at = buttons.indexOf(document.activeElement);
+    if (at < 0) return;
+    const to = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: buttons.length - 1 }[event.key];
+    if (to === undefined || to < 0 || to >= buttons.length) return;
+    event.preventDefault();
+    buttons[at].tabIndex = -1;
+    buttons[to].tabIndex = 0;
+    buttons[to].focus();
+  });
 
   function updateAlertCount() {
     const shown = $("alert-list").children.length;
