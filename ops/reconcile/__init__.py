@@ -1,0 +1,1 @@
+"""Reconciliation: the read models compared with the ledger at a consistent point (`python -m ops.reconcile`)."""
