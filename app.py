@@ -74,7 +74,7 @@ def create_app(settings: Settings) -> faust.App:
         canonical_url=settings.canonical_url,
         web_in_thread=False,
         # The changelog of a table is its source of truth; compacted, it keeps the last value per key.
-        table_standby_replicas=0,
+        table_standby_replicas=settings.table_standby_replicas,
         topic_replication_factor=1,
         producer_acks=-1,
         processing_guarantee=settings.checked_processing_guarantee(),

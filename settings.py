@@ -134,6 +134,13 @@ class Settings:
         # one over it is refused, logged, counted on /health and dead-lettered, never sent.
         "STATE_ROW_LIMIT_BYTES", 64 * 1024, help="Largest table row (serialized key and value) written at a flush.",
         range=AT_LEAST_ONE)
+    table_standby_replicas: int = _env(
+        # A standby keeps another worker's table partitions warm from their changelogs, so when that
+        # worker dies its partitions are served again without replaying their changelogs from the
+        # start. It costs a changelog consumer's work per replica on every worker, and does nothing
+        # with a single worker.
+        "TABLE_STANDBY_REPLICAS", 0, help="Standby copies of each table partition kept on other workers.",
+        range=Range(0, 3))
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level (wins over the CLI's -l when set).")
     log_format: str = _env(
         "LOG_FORMAT", "text", help="Worker logs: text, or json (one JSON object per line; run `faust --quiet`).")
