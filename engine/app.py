@@ -8,6 +8,7 @@ import faust
 from faust.types import TopicT
 from mode.utils.objects import cached_property
 
+from engine.assignment import BalancedPartitionAssignor
 from engine.batching import BatchAgents
 from engine.batching.agents import BatchHandler
 from engine.limits import ROW_LIMIT_BYTES
@@ -38,6 +39,8 @@ class EngineApp(faust.App):
         self.metrics.watch(self)
         self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
                                         flush_records=state_flush_records, row_limit=state_row_limit_bytes)
+        # Every worker gets its share of partitions, with standby replicas too (engine/assignment.py).
+        kwargs.setdefault("PartitionAssignor", BalancedPartitionAssignor)
         super().__init__(*args, **kwargs)
 
     def batch_agent(self, topic: TopicT) -> Callable[[BatchHandler], BatchHandler]:

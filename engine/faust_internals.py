@@ -14,12 +14,16 @@ Read and written (through the functions here, which are the only code that touch
   it is read (Faust has no setting for it).
 - `aiokafka.AIOKafkaConsumer._client`: its metadata refreshed on demand (test and bench helpers).
 - `faust.sensors.Monitor.stream_inbound_time`: public, but written per batch instead of per record.
+- `faust.assignor.copartitioned_assignor.CopartitionedAssignor._client_assignments` (the assignment a
+  subclass rewrites) and the module global `faust.assignor.partition_assignor.CopartitionedAssignor`
+  (swapped for our subclass during one assignment; engine/assignment.py).
 
 Overridden (engine/transport/kafka.py, engine/batching/consumer.py, engine/startup.py, engine/app.py):
 `Consumer._wait_next_records`, `Consumer.on_partitions_revoked`, `Consumer.on_stop`,
 `aiokafka Consumer._new_consumer_thread`, `AIOKafkaConsumerThread._create_worker_consumer`,
-`AIOKafkaConsumerThread._highwaters`, `BootStrategy.server` (calling `BootStrategy._chain`) and
-`App._new_transport`; `OVERRIDES` lists them with the parameters we rely on.
+`AIOKafkaConsumerThread._highwaters`, `BootStrategy.server` (calling `BootStrategy._chain`),
+`App._new_transport` and `PartitionAssignor._perform_assignment`; `OVERRIDES` lists them with the
+parameters we rely on.
 
 Bypassed for the records of batch-agent topics (engine/batching/): they leave the fetch before
 `Consumer.getmany`, so Faust does none of its per-record work for them:
@@ -47,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BatchConsumer", "Override", "OVERRIDES", "active_partitions", "read_offset", "set_read_offset",
     "to_message", "committed_offset", "acknowledge", "commit_if_due", "mark_stream_inbound",
-    "current_event_of", "set_fetch_max_wait", "refresh_metadata",
+    "current_event_of", "set_fetch_max_wait", "refresh_metadata", "copartitioned_clients", "copartitioned_assignor",
 ]
 
 
@@ -94,6 +98,8 @@ OVERRIDES: Tuple[Override, ...] = (
     Override("faust.app.base:BootStrategy", "server", ()),
     Override("faust.app.base:BootStrategy", "_chain", (), called_only=True),  # (*arguments)
     Override("faust.app.base:App", "_new_transport", ()),
+    Override("faust.assignor.partition_assignor:PartitionAssignor", "_perform_assignment",
+             ("cluster", "member_metadata")),
 )
 
 
@@ -174,3 +180,29 @@ async def refresh_metadata(consumer: Any) -> None:
     """Ask the broker for fresh metadata now (an AIOKafkaConsumer learns new partitions otherwise only
     every metadata_max_age_ms)."""
     await consumer._client.force_metadata_update()
+
+
+# --------------------------------------------------------------------------- partition assignment
+
+
+def copartitioned_clients(assignor: Any) -> MutableMapping[str, Any]:
+    """The client assignments a `CopartitionedAssignor` works on (member id -> CopartitionedAssignment)."""
+    return assignor._client_assignments
+
+
+@contextmanager
+def copartitioned_assignor(cls: type) -> Iterator[None]:
+    """Make `PartitionAssignor._perform_assignment` build `cls` for each copartitioned group.
+
+    Faust names the class as a module global of faust.assignor.partition_assignor, with no setting;
+    swapping it for the length of one assignment is less code than a copy of that method. An
+    assignment runs in one call on the leader, without awaiting, so nothing else sees the swap.
+    """
+    from faust.assignor import partition_assignor
+
+    original = partition_assignor.CopartitionedAssignor
+    partition_assignor.CopartitionedAssignor = cls  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        partition_assignor.CopartitionedAssignor = original  # type: ignore[misc]

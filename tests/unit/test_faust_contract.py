@@ -20,6 +20,7 @@ from faust.types import TP
 
 from engine import faust_internals
 from engine.app import EngineApp
+from engine.assignment import BalancedCopartitionedAssignor, BalancedPartitionAssignor
 from engine.batching.consumer import BatchingConsumerMixin
 from engine.faust_internals import OVERRIDES, BatchConsumer
 from engine.startup import LedgerBootStrategy
@@ -99,7 +100,7 @@ def test_each_member_we_override_is_still_there_with_its_parameters(override):
 def test_every_private_member_we_override_is_listed():
     listed = {o.member for o in OVERRIDES}
     ours = (BatchingConsumerMixin, our_transport._Consumer, our_transport._ConsumerThread, LedgerBootStrategy,
-            EngineApp)
+            EngineApp, BalancedPartitionAssignor)
     for cls in ours:
         for name, value in vars(cls).items():
             if not callable(value) or name.startswith("__"):
@@ -147,3 +148,25 @@ def test_aiokafka_reads_fetch_max_wait_ms_at_start_and_has_a_metadata_client():
     # Set before start, read at start: a value written later would never reach the fetcher.
     assert "self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start), (
         "AIOKafkaConsumer.start no longer reads `_fetch_max_wait_ms`")
+
+
+def test_the_assignor_members_we_rewrite_and_swap_are_there():
+    from faust.assignor import partition_assignor
+    from faust.assignor.client_assignment import CopartitionedAssignment
+    from faust.assignor.copartitioned_assignor import CopartitionedAssignor
+
+    assert partition_assignor.CopartitionedAssignor is CopartitionedAssignor, (
+        "faust.assignor.partition_assignor no longer names CopartitionedAssignor: engine/assignment.py swaps it")
+    clients = {"m1": CopartitionedAssignment(actives={0}, topics={"t"})}
+    assignor = CopartitionedAssignor(topics={"t"}, cluster_asgn=clients, num_partitions=2, replicas=0)
+    assert faust_internals.copartitioned_clients(assignor) is clients
+    with faust_internals.copartitioned_assignor(BalancedCopartitionedAssignor):
+        assert partition_assignor.CopartitionedAssignor is BalancedCopartitionedAssignor
+    assert partition_assignor.CopartitionedAssignor is CopartitionedAssignor
+
+
+def test_the_app_assigns_with_the_balanced_assignor():
+    async def build():
+        return EngineApp("faust-contract-assignor", broker="kafka://127.0.0.1:9", store="memory://").assignor
+
+    assert isinstance(asyncio.run(build()), BalancedPartitionAssignor)
