@@ -141,6 +141,13 @@ class Settings:
         # with a single worker.
         "TABLE_STANDBY_REPLICAS", 0, help="Standby copies of each table partition kept on other workers.",
         range=Range(0, 3))
+    reconcile_interval_s: int = _env(
+        "RECONCILE_INTERVAL_S", 0, range=Range(0, 7 * 86400),
+        help="Reconcile the read models with the ledger this often, as metrics (0: never; one worker is enough).")
+    reconcile_database_url: str = _env(
+        # A role that may read customers, accounts and transactions (the CDC role may).
+        "RECONCILE_DATABASE_URL", "", secret=True,
+        help="The ledger, for the worker's periodic reconciliation (read access to its tables is enough).")
     log_level: str = _env("LOG_LEVEL", "info", help="Worker log level (wins over the CLI's -l when set).")
     log_format: str = _env(
         "LOG_FORMAT", "text", help="Worker logs: text, or json (one JSON object per line; run `faust --quiet`).")

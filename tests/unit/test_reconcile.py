@@ -89,3 +89,32 @@ def test_an_unreachable_ledger_is_one_sentence_without_the_password(monkeypatch)
     err = io.StringIO()
     assert main(["--accounts", "1"], out=io.StringIO(), err=err) == 2
     assert "ledger database is unreachable" in err.getvalue() and "s3cret-pw" not in err.getvalue()
+
+
+def test_the_gauges_show_what_the_last_run_found():
+    from prometheus_client import CollectorRegistry
+
+    from ops.reconcile.gauges import ReconcileGauges
+    from ops.reconcile.reconciler import Report
+
+    registry = CollectorRegistry()
+    gauges = ReconcileGauges(registry)
+    found = Report(lsn="0/10", checked={"accounts": 5, "customers": 2, "turnover_days": 9},
+                   differences=[Difference("account", "7", "balance", "1", "2"),
+                                Difference("turnover", "7:2026-12-01", "count", 1, 2),
+                                Difference("turnover", "7:2026-12-01", "deposits", "1", "2")],
+                   unsettled=[("account", "8")])
+    gauges.report(found, ended_at=1_700_000_000.0, seconds=1.5)
+
+    def value(name, **labels):
+        return registry.get_sample_value(f"ledgerstream_reconcile_{name}", labels)
+
+    assert (value("differences", model="account"), value("differences", model="turnover"),
+            value("differences", model="customer")) == (1, 2, 0)
+    assert value("checked_keys", model="turnover") == 9 and value("unsettled_keys") == 1
+    assert value("runs_total", outcome="differences") == 1 and value("duration_seconds") == 1.5
+    gauges.report(Report(lsn="0/20", checked=found.checked), ended_at=1_700_000_060.0, seconds=1.0)
+    assert value("differences", model="turnover") == 0 and value("runs_total", outcome="consistent") == 1
+    assert value("last_success_timestamp_seconds") == 1_700_000_060.0
+    gauges.failed()
+    assert value("runs_total", outcome="failed") == 1
