@@ -15,6 +15,9 @@ Read and written (through the functions here, which are the only code that touch
 - `aiokafka.AIOKafkaConsumer._client`: its metadata refreshed on demand (test and bench helpers).
 - `faust.sensors.Monitor.stream_inbound_time`: public, but written per batch instead of per record.
 
+- `faust.web.drivers.aiohttp.Web._runner`: the aiohttp runner Faust made, replaced before it starts
+  by one whose connections answer parser errors as JSON (engine/web_errors.py).
+
 Overridden (engine/transport/kafka.py, engine/batching/consumer.py, engine/startup.py, engine/app.py):
 `Consumer._wait_next_records`, `Consumer.on_partitions_revoked`, `Consumer.on_stop`,
 `aiokafka Consumer._new_consumer_thread`, `AIOKafkaConsumerThread._create_worker_consumer`,
@@ -47,7 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BatchConsumer", "Override", "OVERRIDES", "active_partitions", "read_offset", "set_read_offset",
     "to_message", "committed_offset", "acknowledge", "commit_if_due", "mark_stream_inbound",
-    "current_event_of", "set_fetch_max_wait", "refresh_metadata",
+    "current_event_of", "set_fetch_max_wait", "refresh_metadata", "set_web_runner",
 ]
 
 
@@ -94,6 +97,7 @@ OVERRIDES: Tuple[Override, ...] = (
     Override("faust.app.base:BootStrategy", "server", ()),
     Override("faust.app.base:BootStrategy", "_chain", (), called_only=True),  # (*arguments)
     Override("faust.app.base:App", "_new_transport", ()),
+    Override("aiohttp.web_runner:AppRunner", "_make_server", ()),  # engine/web_errors.py
 )
 
 
@@ -174,3 +178,12 @@ async def refresh_metadata(consumer: Any) -> None:
     """Ask the broker for fresh metadata now (an AIOKafkaConsumer learns new partitions otherwise only
     every metadata_max_age_ms)."""
     await consumer._client.force_metadata_update()
+
+
+# --------------------------------------------------------------------------- the web server
+
+
+def set_web_runner(web: Any, runner: Any) -> None:
+    """Replace the aiohttp runner of Faust's web server (App.on_webserver_init: before it starts)."""
+    assert hasattr(web, "_runner"), "Faust's aiohttp Web has no _runner any more"
+    web._runner = runner

@@ -1,24 +1,27 @@
 """The web views' parameter checks and answers, in process: Faust's aiohttp app under aiohttp's test
 client (loopback, no worker), tables filled through the agent driver.
 
-Requests carry the routed header (views/routing.py), as a request forwarded by the key's owner
-would: these tests are about the views; routing between workers is tested end to end
-(tests/e2e/test_routing.py, and one request per view in tests/integration/test_bad_input.py).
+Requests carry a signed routed header (views/routing.py, views/peer_auth.py), as a request forwarded
+to the key's owner by another worker would: these tests are about the views; routing between workers is
+tested end to end (tests/e2e/test_routing.py, and one request per view in tests/integration/test_bad_input.py).
 """
 
 from __future__ import annotations
 
 import importlib
+import time
 from datetime import date
 from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from faust.web import drivers as web_drivers
+from yarl import URL
 
 from projections.turnover import day_key, turnover_of_day
 from tables.turnover import turnover_by_account_day, turnover_days
 from topics import ACCOUNT_CHANGES, CUSTOMER_CHANGES, TRANSACTION_CHANGES
+from views.peer_auth import sign
 from views.routing import ROUTED_HEADER
 
 VIEW_MODULES = ("views.accounts", "views.alerts", "views.customers", "views.turnover")
@@ -41,7 +44,9 @@ def get(driver):
 
     def request(path: str, *, routed: bool = True):
         async def go():
-            headers = {ROUTED_HEADER: "http://another-worker:6066"} if routed else {}
+            # Signed as aiohttp's client sends the path (yarl's encoding), which is what a forwarding worker signs.
+            signed = URL(path).raw_path_qs
+            headers = {ROUTED_HEADER: sign(app.forwarding.secret, "GET", signed, time.time())} if routed else {}
             async with TestClient(TestServer(web.web_app)) as client:
                 response = await client.get(path, headers=headers)
                 return response.status, await response.json()
@@ -75,7 +80,9 @@ def test_bad_customer_paging_parameters_are_a_400_naming_them(get, query, parame
     assert (status, body["parameter"]) == (400, parameter)
 
 
-@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-02-30", "'; DROP TABLE transactions; --"])
+@pytest.mark.parametrize("day", ["2026-13-01", "yesterday", "2026-02-30", "'; DROP TABLE transactions; --",
+                                 # date.fromisoformat takes these too: only YYYY-MM-DD is a day here.
+                                 "20260101", "2026-W01-1", "2026-001", "２０２６-01-01", "2026-01-01T00:00", ""])
 def test_a_bad_day_is_a_400_naming_it(get, day):
     status, body = get(f"/accounts/1/turnover?day={quote(day)}")
     assert (status, body["parameter"]) == (400, "day")
