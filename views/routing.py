@@ -90,6 +90,11 @@ def routed(table: CollectionT, key_of: Callable[[dict], Any]):
                                      headers={"Retry-After": str(RETRY_AFTER_S)})
                 if URL(owner) != URL(str(view.app.conf.canonical_url)):
                     return await _forward(view, request, owner, policy)
+            not_ready = _local_state_not_ready(view.app)
+            if not_ready is not None:
+                # E.g. partitions just taken over from a dead worker: a 404 now would deny a row that exists.
+                return view.json({"error": f"{not_ready}; retry shortly"}, status=503,
+                                 headers={"Retry-After": str(RETRY_AFTER_S)})
             response = await handler(view, request, key=key, **match)
             response.headers[SERVED_BY_HEADER] = str(view.app.conf.canonical_url)
             return response
@@ -97,6 +102,15 @@ def routed(table: CollectionT, key_of: Callable[[dict], Any]):
         return get
 
     return decorate
+
+
+def _local_state_not_ready(app) -> Optional[str]:
+    """Why this worker's tables cannot answer yet (a rebalance, or recovery from the changelogs), or None."""
+    if app.rebalancing:
+        return "this worker is rebalancing"
+    if not app.tables.recovery.completed.is_set():
+        return "this worker is recovering its tables from their changelogs"
+    return None
 
 
 def _unavailable(view: View, error: str, owner: str) -> Response:

@@ -129,3 +129,12 @@ def test_a_customer_is_served_once_its_own_row_arrived(driver, changes, get):
     driver.run()
     status, body = get("/customers/3")
     assert status == 200 and body["name"] == "Ada" and [a["account_id"] for a in body["accounts"]] == [5]
+
+
+def test_while_the_tables_recover_a_view_is_a_503_with_retry_after_not_a_404(driver, get):
+    driver.app.tables.recovery.completed.clear()  # as on a worker that just took over a dead one's partitions
+    try:
+        status, body = get("/accounts/4")
+    finally:
+        driver.app.tables.recovery.completed.set()
+    assert (status, body) == (503, {"error": "this worker is recovering its tables from their changelogs; retry shortly"})
