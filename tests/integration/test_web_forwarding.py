@@ -66,7 +66,7 @@ def pair(stack_env) -> Iterator[Pair]:
                 "WEB_TOKEN": TOKEN, "WEB_CANONICAL_URL": canonical[n],
                 "WEB_FORWARD_TIMEOUT_MS": str(FORWARD_TIMEOUT_MS)})
             processes.append(start_worker(env, layout.log_file(f"{app_id}-{n}")))
-        for port, process in zip(ports, processes):
+        for port, process in zip(ports, processes, strict=True):
             wait_ready(f"http://127.0.0.1:{port}", process, timeout=180)
         yield _with_accounts(stack_env, canonical, processes[1], proxy)
     finally:

@@ -137,4 +137,5 @@ def test_while_the_tables_recover_a_view_is_a_503_with_retry_after_not_a_404(dri
         status, body = get("/accounts/4")
     finally:
         driver.app.tables.recovery.completed.set()
-    assert (status, body) == (503, {"error": "this worker is recovering its tables from their changelogs; retry shortly"})
+    assert status == 503
+    assert body == {"error": "this worker is recovering its tables from their changelogs; retry shortly"}
