@@ -164,3 +164,18 @@ def test_a_non_loopback_bind_without_a_token_is_refused_in_one_sentence(bind):
                                  {"WEB_BIND": "0.0.0.0", "WEB_ALLOW_UNAUTHENTICATED": "true"}])
 def test_loopback_a_token_or_the_explicit_opt_out_start(env):
     Settings.from_env(env).checked_web_exposure()
+
+
+# --------------------------------------------------------------------------- Faust's own pages
+
+
+def test_fausts_own_pages_are_off_unless_web_faust_pages_asks_for_them():
+    from app import create_app
+
+    flags = ("web_router_enabled", "web_tables_enabled", "web_graph_enabled", "web_stats_enabled",
+             "web_metrics_enabled")
+    off = create_app(Settings.from_env({"STORE_URL": "memory://"}))
+    on = create_app(Settings.from_env({"STORE_URL": "memory://", "WEB_FAUST_PAGES": "true"}))
+    assert [getattr(off.conf, flag) for flag in flags] == [False] * len(flags)
+    assert [getattr(on.conf, flag) for flag in flags] == [True] * len(flags)
+    assert on.forwarding.timeout_s == 2.0 and on.forwarding.concurrency == 64
