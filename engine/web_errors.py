@@ -72,9 +72,11 @@ def parse_error_answer(status: int, exc: Optional[BaseException], message: Optio
     """The status and error of a request aiohttp's parser refused (or its handler failed without an answer)."""
     if isinstance(exc, LineTooLong):
         line = exc.args[0] if exc.args else b""
-        # The C parser reports the request target as a bytearray; a URL starts with "/" anyway.
-        if isinstance(line, bytearray) or bytes(line if isinstance(line, (bytes, bytearray)) else
-                                                str(line).encode()).startswith(b"/"):
+        if isinstance(line, str):
+            line = line.encode("latin-1", "replace")
+        # aiohttp's C parser reports the request target as a bytearray, a header line as bytes; a URL
+        # (origin form) starts with "/" whichever parser read it.
+        if isinstance(line, bytearray) or line.startswith(b"/"):
             return 414, f"the URL is longer than {MAX_LINE_BYTES} bytes"
         return 431, f"a request header line is longer than {MAX_LINE_BYTES} bytes"
     if message and "too many headers" in message.lower():
@@ -92,12 +94,12 @@ class _JsonErrorsRequestHandler(RequestHandler):
 
     def handle_error(self, request: BaseRequest, status: int = 500, exc: Optional[BaseException] = None,
                      message: Optional[str] = None) -> web.StreamResponse:
-        plain = super().handle_error(request, status, exc, message)  # logs, and checks nothing was sent yet
+        # aiohttp's own: logs the error, and raises if part of an answer was already sent. Its text is dropped.
+        super().handle_error(request, status, exc, message)
         status, error = parse_error_answer(status, exc, message)
         response = web.Response(status=status, body=json.dumps({"error": error}).encode(),
                                 content_type="application/json", charset="utf-8")
         response.force_close()
-        del plain
         return response
 
 
