@@ -12,7 +12,6 @@ No view takes a request body: one declared on a request is a 413 before the view
 from __future__ import annotations
 
 import json
-import logging
 from typing import Any, Optional
 
 from aiohttp import web
@@ -22,8 +21,6 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
 __all__ = ["json_error", "json_errors_middleware", "JsonErrorsAppRunner", "parse_error_answer"]
-
-log = logging.getLogger(__name__)
 
 #: aiohttp's parser limits (RequestHandler's defaults), named in the answers.
 MAX_LINE_BYTES = 8190
@@ -63,9 +60,8 @@ async def json_errors_middleware(request: web.Request, handler):
         kept = {name: exc.headers[name] for name in ("Allow", "Retry-After", "WWW-Authenticate")
                 if name in exc.headers}
         return json_error(exc.status, _message_of(request, exc), headers=kept, path=_echo(request.path))
-    except Exception:
-        log.exception("Unhandled error answering %s %s", request.method, request.path)
-        return json_error(500, "internal error; the worker's log has the details")
+    # Any other exception goes on to aiohttp, which logs it and answers through handle_error below (a JSON
+    # 500), or, when part of a streamed answer was already sent, closes the connection.
 
 
 def parse_error_answer(status: int, exc: Optional[BaseException], message: Optional[str]) -> tuple[int, str]:
