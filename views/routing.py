@@ -13,6 +13,7 @@ are in flight; past either bound the client gets a JSON 503 with Retry-After, ne
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from dataclasses import dataclass, field
 from functools import wraps
@@ -26,7 +27,7 @@ from yarl import URL
 
 from engine.telemetry.web import view_of
 
-from .peer_auth import PEER_HEADER, check, sign
+from .peer_auth import MAX_SKEW_S, PEER_HEADER, check, sign
 
 __all__ = ["partition_of", "owner_url", "routed", "ForwardPolicy", "ROUTED_HEADER", "SERVED_BY_HEADER"]
 
@@ -113,6 +114,14 @@ def _local_state_not_ready(app) -> Optional[str]:
     return None
 
 
+def _error_of(body: bytes) -> str:
+    """The `error` of a JSON error answer, or what the body begins with."""
+    try:
+        return str(json.loads(body)["error"])[:200]
+    except (ValueError, KeyError, TypeError):
+        return body[:200].decode("utf-8", "replace")
+
+
 def _unavailable(view: View, error: str, owner: str) -> Response:
     return view.json({"error": error, "owner": owner}, status=503, headers={"Retry-After": str(RETRY_AFTER_S)})
 
@@ -135,10 +144,11 @@ async def _forward(view: View, request: Request, owner: str, policy: ForwardPoli
             body = await response.read()
             failed = False
             if response.status == 401:
-                # The owner refused our signature: the workers' secrets differ, which no client can fix.
+                # The owner refused our signature: the workers' secrets (or clocks) differ, which no client can fix.
                 return view.json({"error": "the worker that owns this key refused this worker's signature; "
-                                           "WEB_PEER_SECRET (or WEB_TOKEN) differs between the workers",
-                                  "owner": owner}, status=502)
+                                           "WEB_PEER_SECRET (or WEB_TOKEN) differs between the workers, or their "
+                                           f"clocks are over {MAX_SKEW_S} s apart",
+                                  "owner": owner, "reason": _error_of(body)}, status=502)
             returned = {name: response.headers[name] for name in _RETURNED_HEADERS if name in response.headers}
             returned[SERVED_BY_HEADER] = response.headers.get(SERVED_BY_HEADER, owner)
             return view.bytes(body, content_type=response.content_type, status=response.status, headers=returned)

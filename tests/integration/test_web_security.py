@@ -170,7 +170,9 @@ def test_the_owner_checks_the_peer_signature_of_a_forwarded_request(db, disagree
     status, _, body = request(f"{first}/accounts/{account_id}", TOKEN)
     assert status == 502, (status, body)
     assert body == {"error": "the worker that owns this key refused this worker's signature; WEB_PEER_SECRET "
-                             "(or WEB_TOKEN) differs between the workers", "owner": second}
+                             "(or WEB_TOKEN) differs between the workers, or their clocks are over 30 s apart",
+                    "owner": second, "reason": "the peer signature does not match; a request forwarded by another "
+                                               "worker needs a valid peer signature (WEB_PEER_SECRET)"}
     # The first worker's own keys answer with its token: the refusal came from the owner.
     eventually(lambda: [a for a in accounts if a not in owned and request(f"{first}/accounts/{a}", TOKEN)[0] == 200],
                lambda mine: mine, timeout=60, what="an account the first worker serves with its own token")

@@ -42,13 +42,14 @@ def get(driver):
     for view in app.web.views.values():
         web.add_view(type(view))
 
-    def request(path: str, *, routed: bool = True):
-        async def go():
+    def request(path: str, *, routed: bool = True, headers=None):
+        if routed:
             # Signed as aiohttp's client sends the path (yarl's encoding), which is what a forwarding worker signs.
-            signed = URL(path).raw_path_qs
-            headers = {ROUTED_HEADER: sign(app.forwarding.secret, "GET", signed, time.time())} if routed else {}
+            headers = {ROUTED_HEADER: sign(app.forwarding.secret, "GET", URL(path).raw_path_qs, time.time())}
+
+        async def go():
             async with TestClient(TestServer(web.web_app)) as client:
-                response = await client.get(path, headers=headers)
+                response = await client.get(path, headers=headers or {})
                 return response.status, await response.json()
 
         return driver.loop.run_until_complete(go())
@@ -92,6 +93,14 @@ def test_a_bad_day_is_a_400_naming_it(get, day):
 def test_an_unknown_id_is_a_404_naming_it(get, path, parameter):
     status, body = get(path.format(7))
     assert status == 404 and body[parameter] == 7 and "not found" in body["error"]
+
+
+@pytest.mark.parametrize("spoof", ["http://another-worker:6066", "t=1;sig=00", ""])
+def test_an_unsigned_routing_header_is_ignored(get, spoof):
+    """Only a validly signed forward is answered from this worker's tables; this one is routed, and with no
+    assignment in this harness, routing says so instead of answering from local state (a 404 here)."""
+    status, body = get("/accounts/7", routed=False, headers={ROUTED_HEADER: spoof})
+    assert (status, body) == (503, {"error": "partitions are not assigned yet; retry shortly"})
 
 
 def test_without_an_assignment_a_request_is_a_503_not_a_guess(get):
