@@ -6,6 +6,9 @@ Reading settings never touches the network and no variable is required.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import os
 import socket
 from dataclasses import Field, dataclass, field, fields
@@ -86,7 +89,24 @@ class Settings:
     web_port: int = _env("WEB_PORT", 6066, help="Port of the worker's web server.", range=PORT)
     web_token: str = _env(
         "WEB_TOKEN", "", secret=True,
-        help="When set, every web view but /health needs `Authorization: Bearer <WEB_TOKEN>`.")
+        help="When set, every web view but the probes needs `Authorization: Bearer <WEB_TOKEN>`; required "
+             "on a non-loopback WEB_BIND.")
+    web_peer_secret: str = _env(
+        "WEB_PEER_SECRET", "", secret=True,
+        help="Key of the signature workers put on requests they forward to a key's owner (unset: derived from "
+             "WEB_TOKEN, or from APP_ID when WEB_TOKEN is unset too); the same on every worker of an app.")
+    web_allow_unauthenticated: bool = _env(
+        "WEB_ALLOW_UNAUTHENTICATED", False,
+        help="Let a worker bound to a non-loopback WEB_BIND serve without WEB_TOKEN (open to anyone who reaches it).")
+    web_forward_timeout_ms: int = _env(
+        "WEB_FORWARD_TIMEOUT_MS", 2000, range=Range(50, 60000),
+        help="How long a worker waits for the key's owner to answer a forwarded request before a 503.")
+    web_forward_concurrency: int = _env(
+        "WEB_FORWARD_CONCURRENCY", 64, range=Range(1, 10000),
+        help="Forwarded requests one worker has in flight at most; one more is a 503 at once.")
+    web_faust_pages: bool = _env(
+        "WEB_FAUST_PAGES", False,
+        help="Serve Faust's own pages (/router, /table: table contents, /graph, /stats); off by default.")
     web_canonical_url: str = _env(
         "WEB_CANONICAL_URL", "", help="URL other workers use to reach this one (default: from bind and port)."
     )
@@ -182,6 +202,23 @@ class Settings:
                              f"{', '.join(PROCESSING_GUARANTEES)}; set one of them or unset it.")
         return self.processing_guarantee
 
+    def checked_web_exposure(self) -> None:
+        """Refuse views open to the network: a non-loopback bind needs WEB_TOKEN, or an explicit opt-out."""
+        if self.web_token or self.web_allow_unauthenticated or _is_loopback(self.web_bind):
+            return
+        raise SettingsError(
+            f"WEB_BIND={self.web_bind!r} serves the views beyond this machine without a token; set WEB_TOKEN "
+            "(or WEB_BIND=127.0.0.1, or WEB_ALLOW_UNAUTHENTICATED=true to serve them open on purpose).")
+
+    @property
+    def peer_secret(self) -> bytes:
+        """The key of forwarded requests' signatures (views/peer_auth.py): WEB_PEER_SECRET, else derived from
+        WEB_TOKEN (so one secret configures a deployment), else from APP_ID (views then are open anyway)."""
+        if self.web_peer_secret:
+            return self.web_peer_secret.encode("utf-8")
+        base = self.web_token or f"unauthenticated:{self.app_id}"
+        return hmac.new(base.encode("utf-8"), b"ledgerstream peer signature v1", hashlib.sha256).digest()
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
         values: dict[str, Any] = {}
@@ -209,6 +246,15 @@ class Settings:
         if ":" in host:  # an IPv6 address goes in brackets in a URL
             host = f"[{host}]"
         return f"http://{host}:{self.web_port}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
 
 
 def _checked(f: Field[Any], value: Any, raw: str) -> Any:

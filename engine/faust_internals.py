@@ -18,6 +18,9 @@ Read and written (through the functions here, which are the only code that touch
   subclass rewrites) and the module global `faust.assignor.partition_assignor.CopartitionedAssignor`
   (swapped for our subclass during one assignment; engine/assignment.py).
 
+- `faust.web.drivers.aiohttp.Web._runner`: the aiohttp runner Faust made, replaced before it starts
+  by one whose connections answer parser errors as JSON (engine/web_errors.py).
+
 Overridden (engine/transport/kafka.py, engine/batching/consumer.py, engine/startup.py, engine/app.py):
 `Consumer._wait_next_records`, `Consumer.on_partitions_revoked`, `Consumer.on_stop`,
 `aiokafka Consumer._new_consumer_thread`, `AIOKafkaConsumerThread._create_worker_consumer`,
@@ -51,7 +54,8 @@ if TYPE_CHECKING:
 __all__ = [
     "BatchConsumer", "Override", "OVERRIDES", "active_partitions", "read_offset", "set_read_offset",
     "to_message", "committed_offset", "acknowledge", "commit_if_due", "mark_stream_inbound",
-    "current_event_of", "set_fetch_max_wait", "refresh_metadata", "copartitioned_clients", "copartitioned_assignor",
+    "current_event_of", "set_fetch_max_wait", "refresh_metadata", "set_web_runner", "copartitioned_clients",
+    "copartitioned_assignor",
 ]
 
 
@@ -100,6 +104,7 @@ OVERRIDES: Tuple[Override, ...] = (
     Override("faust.app.base:App", "_new_transport", ()),
     Override("faust.assignor.partition_assignor:PartitionAssignor", "_perform_assignment",
              ("cluster", "member_metadata")),
+    Override("aiohttp.web_runner:AppRunner", "_make_server", ()),  # engine/web_errors.py
 )
 
 
@@ -206,3 +211,10 @@ def copartitioned_assignor(cls: type) -> Iterator[None]:
         yield
     finally:
         partition_assignor.CopartitionedAssignor = original  # type: ignore[misc]
+# --------------------------------------------------------------------------- the web server
+
+
+def set_web_runner(web: Any, runner: Any) -> None:
+    """Replace the aiohttp runner of Faust's web server (App.on_webserver_init: before it starts)."""
+    assert hasattr(web, "_runner"), "Faust's aiohttp Web has no _runner any more"
+    web._runner = runner

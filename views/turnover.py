@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timezone
 
 from faust.web import Request, Response, View
@@ -33,9 +34,15 @@ async def get_turnover(view: View, request: Request, *, key: int, **_: str) -> R
     return view.json({"account_id": key, **totals})
 
 
+#: Exactly YYYY-MM-DD in ASCII digits: date.fromisoformat also takes 20260101, 2026-W01-1 and other digits.
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}\Z")
+
+
 def _parse_day(raw):
     if raw is None:
         return datetime.now(timezone.utc).date()
+    if not _DAY.match(raw):
+        raise BadParameter("`day` must be a date as YYYY-MM-DD", parameter="day")
     try:
         return date.fromisoformat(raw)
     except ValueError:

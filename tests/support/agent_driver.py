@@ -194,6 +194,7 @@ class AgentDriver:
                                     for p in range(PARTITIONS)})
         app.consumer = consumer
         self.consumer = consumer
+        app.tables.recovery.completed.set()  # nothing to recover: the views answer (views/routing.py)
 
     async def _stop(self) -> None:
         # Flush and forget the batch agents' partitions, so the next driver starts from nothing cached.

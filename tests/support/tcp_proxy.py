@@ -11,7 +11,8 @@ __all__ = ["TcpProxy"]
 
 class TcpProxy:
     """Forwards 127.0.0.1:<port> to `target`; `cut()` breaks every open connection, `refuse()` every new
-    one until `accept()`: a network path that goes down and comes back."""
+    one until `accept()`: a network path that goes down and comes back. `sent` holds every byte clients
+    sent through it (what the target received), for tests of what goes over the wire."""
 
     def __init__(self, target: Tuple[str, int]) -> None:
         self.target = target
@@ -20,6 +21,7 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: List[socket.socket] = []
         self.connections = 0
+        self.sent = bytearray()
         self._closed = False
         self._refusing = threading.Event()
         threading.Thread(target=self._accept, daemon=True, name="tcp-proxy").start()
@@ -46,16 +48,18 @@ class TcpProxy:
             with self._lock:
                 self._open += [client, upstream]
                 self.connections += 1
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for source, sink, record in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(source, sink, record), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, record: bool) -> None:
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
+                if record:
+                    with self._lock:
+                        self.sent += data
                 sink.sendall(data)
         except OSError:
             pass

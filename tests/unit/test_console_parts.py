@@ -102,7 +102,7 @@ def run(path, authorization=None):
     async def handler(_):
         return web.json_response({"ok": True})
 
-    return asyncio.run(bearer_token_middleware("t0ken")(request, handler))
+    return asyncio.run(bearer_token_middleware("t0ken", b"peer-secret")(request, handler))
 
 
 @pytest.mark.parametrize("path", ["/console", "/console/console.js", "/console/console.css"])

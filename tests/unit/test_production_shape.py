@@ -505,3 +505,14 @@ def test_prometheus_and_grafana_get_their_config_from_deploy(services):
                 assert (ROOT / source).exists(), f"{svc}: {source} does not exist"
     assert "./deploy/prometheus/rules" in mounts["prometheus"]
     assert "./deploy/grafana/dashboards" in mounts["grafana"]
+
+
+def test_the_workers_require_web_token_and_prometheus_scrapes_with_it_from_a_secret(compose, services):
+    """Bound to 0.0.0.0, a worker without WEB_TOKEN refuses to start (settings.py): compose refuses first."""
+    for name in ("worker-1", "worker-2"):
+        assert env_of(services[name]).get("WEB_TOKEN", "").startswith("${WEB_TOKEN:?"), name
+    assert compose["secrets"]["web-token"] == {"environment": "WEB_TOKEN"}
+    assert services["prometheus"]["secrets"] == ["web-token"]
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())["scrape_configs"][0]
+    assert scrape["authorization"] == {"type": "Bearer", "credentials_file": "/run/secrets/web-token"}
+    assert "WEB_TOKEN=" in (ROOT / "deploy/.env.example").read_text()

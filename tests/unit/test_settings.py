@@ -102,9 +102,10 @@ def test_every_env_var_is_read_by_from_env():
     # A value set for each variable shows up on the settings: no name in ENV_VARS is dead.
     defaults = Settings.from_env({})
     # Yes/no settings get the opposite of their default.
-    yes_no = {"BROKER_END_OFFSETS_PROBE": "true", "WEB_ACCESS_LOG": "true", "METRICS_ENABLED": "false"}
+    yes_no = {"BROKER_END_OFFSETS_PROBE": "true", "WEB_ACCESS_LOG": "true", "METRICS_ENABLED": "false",
+              "WEB_ALLOW_UNAUTHENTICATED": "true", "WEB_FAUST_PAGES": "true"}
     # Settings whose range leaves out 7.
-    in_range = {"TABLE_STANDBY_REPLICAS": "2"}
+    in_range = {"TABLE_STANDBY_REPLICAS": "2", "WEB_FORWARD_TIMEOUT_MS": "700"}
     for name in ENV_VARS:
         changed = Settings.from_env({name: yes_no.get(name) or in_range.get(name, "7")})
         assert changed != defaults, f"{name} changes nothing"
@@ -147,6 +148,8 @@ OUT_OF_RANGE = [
     ("RULE_LARGE_WITHDRAWAL", "0"), ("RULE_RAPID_WINDOW_SECONDS", "0"), ("RULE_RAPID_COUNT", "0"),
     ("RULE_BURST_LENGTH", "0"), ("RULE_BURST_TOTAL", "-1"), ("RULE_LATENESS_SECONDS", "-1"),
     ("BALANCE_LOW_THRESHOLD", "-0.01"), ("TURNOVER_RETENTION_DAYS", "0"),
+    ("WEB_FORWARD_TIMEOUT_MS", "0"), ("WEB_FORWARD_TIMEOUT_MS", "49"), ("WEB_FORWARD_TIMEOUT_MS", "60001"),
+    ("WEB_FORWARD_CONCURRENCY", "0"), ("WEB_FORWARD_CONCURRENCY", "10001"),
 ]
 
 
@@ -193,3 +196,18 @@ def test_a_worker_with_a_bad_setting_stops_with_one_sentence_and_no_traceback(ar
     lines = done.stderr.strip().splitlines()
     assert lines == [lines[-1]] and "ALERTS_KEPT_PER_ACCOUNT='0' is out of range" in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_worker_bound_beyond_loopback_without_a_token_stops_with_one_sentence():
+    import os
+
+    env = {**os.environ, "WEB_BIND": "0.0.0.0", "STORE_URL": "memory://", "KAFKA_BOOTSTRAP": "127.0.0.1:1"}
+    env.pop("WEB_TOKEN", None)
+    env.pop("WEB_ALLOW_UNAUTHENTICATED", None)
+    done = subprocess.run([sys.executable, "-m", "faust", "-A", "app", "worker", "-l", "info"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert lines == [lines[-1]], done.stderr
+    assert lines[0].startswith("error: WEB_BIND='0.0.0.0' serves the views beyond this machine without a token; "
+                               "set WEB_TOKEN"), lines[0]
