@@ -6,7 +6,7 @@ survivors serve all of its keys: that time is the failover time, printed per kil
 replica (TABLE_STANDBY_REPLICAS=1) the survivors hold warm copies of the dead worker's partitions.
 A prober asks random keys of the live workers all along: every answer is the key's row, or a JSON
 503 with Retry-After while its partition moves, never an error or a wrong "not found". The run is
-seeded: FAILOVER_TEST_SEED repeats it.
+seeded: FAILOVER_TEST_SEED repeats it; FAILOVER_TEST_STANDBY=0 runs it without standbys.
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ def test_three_workers_killed_in_turn_keep_serving_and_lose_nothing(db, stack_en
     layout = StackLayout.from_env(stack_env)
     accounts = [open_account(db, "0")[1] for _ in range(ACCOUNTS)]
     app_id = f"failover-{uuid.uuid4().hex[:8]}"
-    settings = {"TABLE_STANDBY_REPLICAS": "1"}
+    standby = os.environ.get("FAILOVER_TEST_STANDBY", "1")  # 0 compares the failover without a standby
+    settings = {"TABLE_STANDBY_REPLICAS": standby}
     names = [f"{app_id}-{i}" for i in range(WORKERS)]
     workers = {name: start_test_worker(app_id=app_id, name=name, env=settings, wait=False) for name in names}
     for worker in workers.values():
@@ -144,8 +145,8 @@ def test_three_workers_killed_in_turn_keep_serving_and_lose_nothing(db, stack_en
         prober.add(worker.url)
     eventually(lambda: unanswered([w.url for w in workers.values()], accounts), lambda left: not left,
                timeout=120, what="every account served by every worker before the load")
-    print(f"{WORKERS} workers with a standby replica; {POSTINGS} postings over {ACCOUNTS} accounts at {RATE}/s; "
-          f"kills at postings {kill_points}: {kill_order}, local state deleted for {wiped}")
+    print(f"{WORKERS} workers with {standby} standby replica(s); {POSTINGS} postings over {ACCOUNTS} accounts "
+          f"at {RATE}/s; kills at postings {kill_points}: {kill_order}, local state deleted for {wiped}")
 
     failovers: Dict[str, float] = {}
     started = time.monotonic()
