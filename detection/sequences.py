@@ -40,8 +40,8 @@ __all__ = ["Txn", "FollowedBy", "FollowedByState", "OpenMatch", "Absence", "Abse
 #: match (the sum counts every member; the alert lists the first ones), THEN transactions held for a's
 #: committed after them. Together they keep an account's state row far below 64 KB.
 MAX_OPEN = 8
-MAX_MEMBERS = 100
-MAX_RECENT = 100
+MAX_MEMBERS = 50
+MAX_RECENT = 64
 
 
 @dataclass(frozen=True)
@@ -111,9 +111,11 @@ class AbsenceState:
 def follow(state: FollowedByState, t: Txn, rule: FollowedBy, detected_at: datetime
            ) -> Tuple[FollowedByState, List[Alert]]:
     """The state after `t` (any transaction of the account) and the alert it completes, if any."""
-    starts, then = rule.starts(t), t.kind == rule.then
-    if not (starts or then) or (state.seen is not None and t.txn_id <= state.seen):
+    if state.seen is not None and t.txn_id <= state.seen:
         return state, []
+    starts, then = rule.starts(t), t.kind == rule.then
+    if not (starts or then):
+        return replace(state, seen=t.txn_id), []
     newest = t.created_at if state.newest is None else max(state.newest, t.created_at)
     alerts: List[Alert] = []
     still_open: List[OpenMatch] = []
