@@ -226,10 +226,14 @@ def _rule(source: str, index: int, entry: Any) -> RuleSpec:
         raise CatalogError(f"{where}: severity is {severity!r}; give one of {', '.join(SEVERITIES)}.")
     rule_filter = _filter(where, entry["filter"])
     if kind in ("time-window", "count-window") and rule_filter.kind != "withdrawal":
-        raise CatalogError(f"{where}: filter.kind is {rule_filter.kind!r}; a {kind} rule looks at withdrawals, "
+        raise CatalogError(f"{where}: filter.kind is {rule_filter.kind!r}; {_a(kind)} rule looks at withdrawals, "
                            f"so give withdrawal.")
     parameters = _parameters(where, kind, entry["parameters"])
     return RuleSpec(rule_id, version, kind, severity, rule_filter, parameters, _output(where, entry.get("output")))
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 def _filter(where: str, value: Any) -> Filter:
@@ -253,12 +257,12 @@ def _parameters(where: str, kind: str, value: Any) -> Dict[str, Any]:
         raise CatalogError(f"{where}: parameters is {value!r}; give a mapping of {', '.join(specs)}.")
     for name in value:
         if name not in specs:
-            raise CatalogError(f"{where}: parameters has unknown field {name!r}; a {kind} rule takes "
+            raise CatalogError(f"{where}: parameters has unknown field {name!r}; {_a(kind)} rule takes "
                                f"{', '.join(specs)}.")
     parsed = {}
     for name, spec in specs.items():
         if name not in value:
-            raise CatalogError(f"{where}: parameters.{name} is missing; a {kind} rule takes {', '.join(specs)}.")
+            raise CatalogError(f"{where}: parameters.{name} is missing; {_a(kind)} rule takes {', '.join(specs)}.")
         parsed[name] = _PARSERS[spec.type](where, f"parameters.{name}", value[name], spec)
     return parsed
 
