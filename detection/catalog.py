@@ -320,7 +320,7 @@ def _share(where: str, name: str, value: Any, spec: Param) -> Decimal:
 def _choice(where: str, name: str, value: Any, spec: Param) -> str:
     if value not in spec.choices:
         raise _out_of_range(where, name, value, spec)
-    return value
+    return str(value)
 
 
 _PARSERS: Dict[str, Callable[[str, str, Any, Param], Any]] = {

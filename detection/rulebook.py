@@ -67,7 +67,7 @@ def windows_tag(book: RuleBook, *, first: bool = False) -> str:
 
 def limited(limits: Optional[Mapping[str, Any]], alerts: List[Alert], book: RuleBook
             ) -> Tuple[Dict[str, Any], List[Alert]]:
-    """Output rate limiting (`output first every`) per rule of this account: the limits after, the alerts let through."""
+    """Output rate limiting (`output first every`) per rule of one account: the limits after, the alerts that go."""
     state = dict(limits or {})
     passed = []
     for alert in alerts:

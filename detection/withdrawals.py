@@ -163,7 +163,8 @@ def _burst(upto: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, de
     last = list(upto[-settings.length:])
     if sum((x.amount for x in last), Decimal(0)) < settings.burst_total:
         return None
-    return _alert(settings.burst_rule, w, last, min(x.created_at for x in last), max(x.created_at for x in last), detected_at)
+    start, end = min(x.created_at for x in last), max(x.created_at for x in last)
+    return _alert(settings.burst_rule, w, last, start, end, detected_at)
 
 
 def _alert(rule: str, w: Withdrawal, members: Sequence[Withdrawal], start: datetime, end: datetime,

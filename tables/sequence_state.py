@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Dict, Mapping, Optional, Sequence
 
 from app import app
-from detection.sequences import Absence, AbsenceState, FollowedBy, FollowedByState, OpenMatch, Txn, absence, follow
+from detection.sequences import AbsenceState, FollowedBy, FollowedByState, OpenMatch, Txn, absence, follow
 from topics import PARTITIONS
 
 __all__ = ["sequence_state_by_account", "followed_by_from_row", "followed_by_to_row", "absence_from_row",

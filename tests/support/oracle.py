@@ -13,7 +13,7 @@ withdrawals with a lower id):
   at which the account's withdrawals with id <= k and created_at in [d.created_at, d.created_at + DRAIN_WITHIN]
   sum to DRAIN_SHARE * d.amount or more; one alert for d, trigger k, listing d and those withdrawals.
 - dormant-reactivation: a withdrawal w >= LARGE whose account's latest created_at among its lower ids
-  is DORMANT_SILENCE or more before w.created_at; the account's first transaction never alerts.
+  is DORMANT_SILENCE or more before w.created_at; an account's first transaction never alerts.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
-__all__ = ["RAPID", "BURST", "DRAIN", "DORMANT", "Txn", "ExpectedAlert", "RuleDefinitions", "expected_alerts", "expected_turnover",
-           "expected_balances", "expected_balance_low_crossings", "alert_from_view", "alert_from_event"]
+__all__ = ["RAPID", "BURST", "DRAIN", "DORMANT", "Txn", "ExpectedAlert", "RuleDefinitions", "expected_alerts",
+           "expected_turnover", "expected_balances", "expected_balance_low_crossings", "alert_from_view",
+           "alert_from_event"]
 
 RAPID = "rapid-large-withdrawals"
 BURST = "large-withdrawal-burst"

@@ -11,8 +11,15 @@ import pytest
 import yaml
 
 from agents.rule_book import MANIFEST, start_rules
-from detection.catalog import (DEFAULT_CATALOG, FIRST_EVERY, KINDS, CatalogError, parse_catalog, parse_duration,
-                               read_catalog)
+from detection.catalog import (
+    DEFAULT_CATALOG,
+    FIRST_EVERY,
+    KINDS,
+    CatalogError,
+    parse_catalog,
+    parse_duration,
+    read_catalog,
+)
 from detection.rate_limit import first_every
 from detection.rulebook import check_change, limited, manifest_of, rule_book
 from detection.withdrawals import Alert, RuleSettings
