@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from app import app
 from cdc.changes import Change, DecodeError
-from detection.rulebook import limited, windows_tag
+from detection.rulebook import RuleBook, limited, windows_tag
 from detection.sequences import Txn
 from detection.withdrawals import evaluate_withdrawal
 from engine.batching import PartitionBatch
@@ -17,7 +17,7 @@ from projections.turnover import count_turnover
 from settings import load_settings
 from tables.alerts import alerts_by_account
 from tables.rule_state import history_from_rows, history_to_rows, withdrawal_history_by_account
-from tables.sequence_state import advance, sequence_state_by_account
+from tables.sequence_state import SequenceRows, sequence_state_by_account
 from tables.turnover import turnover_by_account_day, turnover_days
 from topics import TRANSACTION_CHANGES, faust_topic
 
@@ -42,17 +42,25 @@ async def fold_transactions(batch: PartitionBatch) -> None:
     records go to ledger.public.transactions.dlq. A batch agent (engine/batching/): the rows it reads
     and writes are cached and reach the tables at the next flush.
     """
-    settings = load_settings()
     book = current_rule_book()
-    rules = book.windows
-    tag, untagged = windows_tag(book), windows_tag(book, first=True)
     versions = {rule.rule: book.version(rule.rule) for rule in book.sequences}
+    # Parsed once per account and batch, written back once when the batch is done (see SequenceRows).
+    sequences = SequenceRows(batch.rows(sequence_state_by_account), book.sequences, versions)
+    try:
+        await _fold(batch, book, sequences)
+    finally:
+        sequences.write_back()
+
+
+async def _fold(batch: PartitionBatch, book: RuleBook, sequences: SequenceRows) -> None:
+    settings = load_settings()
     retained = batch.rows(turnover_days)
     day_rows = batch.rows(turnover_by_account_day)
-    retention_days = settings.turnover_retention_days
     histories = batch.rows(withdrawal_history_by_account)
-    sequences = batch.rows(sequence_state_by_account)
     alert_rows = batch.rows(alerts_by_account)
+    rules = book.windows
+    tag, untagged = windows_tag(book), windows_tag(book, first=True)
+    retention_days = settings.turnover_retention_days
     async for change, txn in decoded_changes(batch, _transaction, agent="fold_transactions"):
         account = txn.account_id
         count_turnover(retained, day_rows, txn, retention_days=retention_days)
@@ -72,19 +80,13 @@ async def fold_transactions(batch: PartitionBatch) -> None:
             # The members' positions: kept in the history with each withdrawal (a redelivered one keeps its first).
             positions.update({w.txn_id: w.source for w in history if w.source is not None})
             alerts.extend(found)
-        row = sequences.get(account)
-        new_row = row
         if book.sequences:
-            positions.update(_open_positions(row))
+            positions.update(sequences.open_sources(account))
             event = Txn(txn.txn_id, account, txn.kind, txn.amount, txn.created_at, source=source)
-            new_row, found = advance(row, event, book.sequences, versions, datetime.now(timezone.utc))
-            alerts.extend(found)
+            alerts.extend(sequences.step(event, datetime.now(timezone.utc)))
         if alerts:
-            limits, alerts = limited((new_row or {}).get("limit"), alerts, book)
-            if limits:
-                new_row = {**(new_row or {}), "limit": limits}
-        if new_row != row:
-            sequences[account] = new_row
+            limits, alerts = limited(sequences.limits(account), alerts, book)
+            sequences.set_limits(account, limits)
         if alerts:
             rows = alert_rows.get(account)
             for alert in map(book.stamped, alerts):
@@ -92,14 +94,6 @@ async def fold_transactions(batch: PartitionBatch) -> None:
                 rows = add_alert(rows, alert_row(alert, sources=sources), keep=settings.alerts_kept_per_account)
                 await publish_alert(alert, change, sources=sources, cause_record=record)
             alert_rows[account] = rows
-
-
-def _open_positions(row):
-    """The source positions of the followed-by rules' open a's (one of them may complete now)."""
-    for state in ((row or {}).get("rules") or {}).values():
-        for a, *_ in state.get("open", ()):
-            if len(a) > 3:
-                yield a[0], a[3]
 
 
 def _transaction(change: Change) -> LedgerTransaction:

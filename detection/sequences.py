@@ -115,7 +115,7 @@ def follow(state: FollowedByState, t: Txn, rule: FollowedBy, detected_at: dateti
         return state, []
     starts, then = rule.starts(t), t.kind == rule.then
     if not (starts or then):
-        return replace(state, seen=t.txn_id), []
+        return FollowedByState(t.txn_id, state.newest, state.recent, state.dropped_at, state.open), []
     newest = t.created_at if state.newest is None else max(state.newest, t.created_at)
     alerts: List[Alert] = []
     still_open: List[OpenMatch] = []
@@ -140,10 +140,10 @@ def follow(state: FollowedByState, t: Txn, rule: FollowedBy, detected_at: dateti
             still_open.append(match)
     horizon = newest - rule.lateness
     kept_open = tuple(m for m in still_open if m.a.created_at + rule.within >= horizon)[-MAX_OPEN:]
-    kept_recent = tuple(x for x in recent if x.created_at >= horizon)[-MAX_RECENT:]
-    dropped = [x.created_at for x in recent if x not in kept_recent]
+    kept = [x for x in recent if x.created_at >= horizon]
+    dropped = [x.created_at for x in recent if x.created_at < horizon] + [x.created_at for x in kept[:-MAX_RECENT]]
     dropped_at = max([*dropped, *([state.dropped_at] if state.dropped_at else [])], default=None)
-    return FollowedByState(t.txn_id, newest, kept_recent, dropped_at, kept_open), alerts
+    return FollowedByState(t.txn_id, newest, tuple(kept[-MAX_RECENT:]), dropped_at, kept_open), alerts
 
 
 def _with_member(match: OpenMatch, t: Txn, rule: FollowedBy) -> OpenMatch:
