@@ -32,6 +32,18 @@ class LedgerApp(EngineApp):
         self.forwarding = forwarding or ForwardPolicy(secret=Settings().peer_secret)
         super().__init__(*args, **kwargs)
 
+    async def on_first_start(self) -> None:
+        """The worker starts: read and check the rule catalogue first, and stop with its one sentence if it is bad."""
+        from agents.rule_book import start_rules
+        from detection.catalog import CatalogError
+
+        try:
+            start_rules(load_settings(), str(self.conf.datadir))
+        except CatalogError as exc:
+            self.log.critical("%s", exc)
+            raise SystemExit(f"error: {exc}") from None
+        await super().on_first_start()
+
     def on_webserver_init(self, web) -> None:
         from engine.faust_internals import set_web_runner
         from engine.telemetry.web import install_request_metrics

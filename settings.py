@@ -175,18 +175,11 @@ class Settings:
         "WEB_ACCESS_LOG", False, help="Log each web request (method, path, status, time; never headers or query).")
     metrics_enabled: bool = _env(
         "METRICS_ENABLED", True, help="Serve Prometheus metrics on /metrics and count what the worker does.")
-    # Detection rules (detection/withdrawals.py) and read models.
-    large_withdrawal: Decimal = _env("RULE_LARGE_WITHDRAWAL", Decimal("200.00"),
-                                     help="A withdrawal of at least this amount is large.", range=POSITIVE)
-    rapid_window_seconds: int = _env("RULE_RAPID_WINDOW_SECONDS", 600, help="Sliding time window of the rapid rule.",
-                                 range=POSITIVE)
-    rapid_count: int = _env("RULE_RAPID_COUNT", 3, help="Large withdrawals within the window that alert.",
-                        range=AT_LEAST_ONE)
-    burst_length: int = _env("RULE_BURST_LENGTH", 5, help="Count window of the burst rule.", range=AT_LEAST_ONE)
-    burst_total: Decimal = _env("RULE_BURST_TOTAL", Decimal("5000.00"), help="Sum of the count window that alerts.",
-                                 range=POSITIVE)
+    # Detection rules (declared in detection/catalog.yaml, thresholds there) and read models.
+    rule_catalog: str = _env(
+        "RULE_CATALOG", "", help="The rule catalogue file the worker reads at start (unset: detection/catalog.yaml).")
     rule_lateness_seconds: int = _env("RULE_LATENESS_SECONDS", 300,
-                                      help="How late (by created_at) a withdrawal may arrive and be judged exactly.",
+                                      help="How late (by created_at) a transaction may arrive and be judged exactly.",
                                       range=NOT_NEGATIVE)
     balance_low_threshold: Decimal = _env("BALANCE_LOW_THRESHOLD", Decimal("100.00"),
                                           help="A balance crossing below this emits BalanceLow.",
@@ -230,13 +223,10 @@ class Settings:
         return cls(**values)
 
     def rule_settings(self) -> RuleSettings:
-        from detection.withdrawals import RuleSettings
+        """The time window and count window rules of the catalogue (read once, see detection/catalog.py)."""
+        from detection.catalog import loaded_catalog
 
-        return RuleSettings(
-            large=self.large_withdrawal, window=timedelta(seconds=self.rapid_window_seconds),
-            count=self.rapid_count, length=self.burst_length, burst_total=self.burst_total,
-            lateness=timedelta(seconds=self.rule_lateness_seconds),
-        )
+        return loaded_catalog(self.rule_catalog).withdrawal_settings(timedelta(seconds=self.rule_lateness_seconds))
 
     @property
     def canonical_url(self) -> str:

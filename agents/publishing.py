@@ -1,7 +1,8 @@
 """Derived events out: alerts and BalanceLow, wrapped in the envelope and Avro-encoded.
 
 Each names the source position of the changes behind it (`sources`, WithdrawalAlert v2 and
-BalanceLow v2) and carries a W3C `traceparent` header (agents/provenance.py).
+BalanceLow v2) and carries a W3C `traceparent` header (agents/provenance.py); an alert names its
+rule's severity and version (WithdrawalAlert v3).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from app import app
 from cdc.changes import Change
 from detection.withdrawals import Alert
 from schemas.codec.envelope import encode_envelope, wrap
-from schemas.records import BalanceLowV2, SourcePosition, WithdrawalAlertV2
+from schemas.records import BalanceLowV2, SourcePosition, WithdrawalAlertV3
 from topics import BALANCE_LOW, WITHDRAWAL_ALERTS, faust_topic
 
 from .provenance import trace_headers
@@ -42,13 +43,14 @@ def _correlation(change: Change) -> str:
 async def publish_alert(alert: Alert, cause: Change, *, sources: Sequence[SourcePosition] = (),
                         cause_record: Optional[Any] = None) -> None:
     """Send the alert; `sources` are the positions of its withdrawals, `cause_record` the trigger's record."""
-    payload = WithdrawalAlertV2(
+    payload = WithdrawalAlertV3(
         alert_id=alert.alert_id, rule=alert.rule, account_id=alert.account_id, trigger_txn_id=alert.trigger_txn_id,
         count=alert.count, total=str(alert.total), window_start=alert.window_start, window_end=alert.window_end,
         txn_ids=list(alert.txn_ids), detected_at=alert.detected_at, sources=list(sources),
+        severity=alert.severity, rule_version=alert.rule_version,
     )
     event_id = event_id_for(alert.alert_id)
-    envelope = wrap(payload, "WithdrawalAlert", 2, source=SOURCE, partition_key=str(alert.account_id),
+    envelope = wrap(payload, "WithdrawalAlert", 3, source=SOURCE, partition_key=str(alert.account_id),
                     event_id=event_id, correlation_id=_correlation(cause), occurred_at=alert.window_end)
     await _send(withdrawal_alerts, "WithdrawalAlert", key=str(alert.account_id).encode(),
                 value=encode_envelope(envelope),

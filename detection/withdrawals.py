@@ -62,6 +62,9 @@ class RuleSettings:
     #: than newest - WINDOW - LATENESS is pruned. Commit order differs from created_at order by the
     #: length of the ledger's transactions, far less than this.
     lateness: timedelta = timedelta(minutes=5)
+    #: The catalogue's ids of the time window and count window rules (detection/catalog.yaml); None: not declared.
+    rapid_rule: Optional[str] = RAPID
+    burst_rule: Optional[str] = BURST
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ class Alert:
     window_end: datetime
     txn_ids: Tuple[int, ...]
     detected_at: datetime
+    #: Stamped from the catalogue by the agent: the rule's severity and version.
+    severity: str = ""
+    rule_version: int = 0
 
 
 @dataclass(frozen=True)
@@ -142,18 +148,23 @@ def evaluate_withdrawal(history: Union[History, Sequence[Withdrawal]], w: Withdr
 
 
 def _rapid(upto: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, detected_at: datetime) -> Optional[Alert]:
+    if settings.rapid_rule is None:
+        return None
     start = w.created_at - settings.window
     in_window = [x for x in upto if start < x.created_at <= w.created_at]
     if len(in_window) < settings.count:
         return None
-    return _alert(RAPID, w, in_window, start, w.created_at, detected_at)
+    return _alert(settings.rapid_rule, w, in_window, start, w.created_at, detected_at)
 
 
 def _burst(upto: Sequence[Withdrawal], w: Withdrawal, settings: RuleSettings, detected_at: datetime) -> Optional[Alert]:
+    if settings.burst_rule is None:
+        return None
     last = list(upto[-settings.length:])
     if sum((x.amount for x in last), Decimal(0)) < settings.burst_total:
         return None
-    return _alert(BURST, w, last, min(x.created_at for x in last), max(x.created_at for x in last), detected_at)
+    start, end = min(x.created_at for x in last), max(x.created_at for x in last)
+    return _alert(settings.burst_rule, w, last, start, end, detected_at)
 
 
 def _alert(rule: str, w: Withdrawal, members: Sequence[Withdrawal], start: datetime, end: datetime,

@@ -23,6 +23,8 @@ def alert_row(alert: Alert, *, sources: Sequence[Dict[str, Any]] = ()) -> Dict[s
         "txn_ids": list(alert.txn_ids),
         "detected_at": alert.detected_at.isoformat(),
         "sources": [dict(source) for source in sources],
+        "severity": alert.severity,
+        "rule_version": alert.rule_version,
     }
 
 

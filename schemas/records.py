@@ -26,6 +26,7 @@ __all__ = [
     "MoneyWithdrawnV2",
     "WithdrawalAlertV1",
     "WithdrawalAlertV2",
+    "WithdrawalAlertV3",
     "BalanceLowV1",
     "BalanceLowV2",
     "SourcePosition",
@@ -170,6 +171,23 @@ class WithdrawalAlertV2:
 
 
 @_record
+class WithdrawalAlertV3:
+    alert_id: str
+    rule: str
+    account_id: Long
+    trigger_txn_id: Long
+    count: Int
+    total: Money
+    window_start: datetime
+    window_end: datetime
+    txn_ids: List[Long]
+    detected_at: datetime
+    sources: List[SourcePosition] = dataclasses.field(default_factory=list)
+    severity: str = ""
+    rule_version: Int = 0
+
+
+@_record
 class BalanceLowV2:
     account_id: Long
     customer_id: Long
@@ -191,6 +209,7 @@ RECORDS: Dict[Tuple[str, int], Type[Any]] = {
     ("MoneyWithdrawn", 2): MoneyWithdrawnV2,
     ("WithdrawalAlert", 1): WithdrawalAlertV1,
     ("WithdrawalAlert", 2): WithdrawalAlertV2,
+    ("WithdrawalAlert", 3): WithdrawalAlertV3,
     ("BalanceLow", 1): BalanceLowV1,
     ("BalanceLow", 2): BalanceLowV2,
 }

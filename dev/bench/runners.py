@@ -193,6 +193,22 @@ def _check_alerts(outcome: Outcome, ids: List[str], expected: Set[str]) -> None:
 # --------------------------------------------------------------------------- ledgerstream
 
 
+def _window_rules_catalog(ctx: Context) -> str:
+    """The shipped catalogue's time and count window rules only: what the peers implement, so every
+    implementation computes the same alerts (expected_alert_ids)."""
+    import yaml
+
+    from detection.catalog import DEFAULT_CATALOG
+
+    path = ctx.workdir / "window-rules.yaml"
+    if not path.exists():
+        catalog = yaml.safe_load(DEFAULT_CATALOG.read_text(encoding="utf-8"))
+        rules = [rule for rule in catalog["rules"] if rule["kind"] in ("time-window", "count-window")]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump({"rules": rules}), encoding="utf-8")
+    return str(path)
+
+
 def _ledgerstream_workers(ctx: Context, broker: kafka.Broker, app_id: str, n: int,
                           extra: Optional[Dict[str, str]] = None, app_module: Optional[str] = None):
     """`n` workers as dev/stack/workers.py starts them (or of the Faust app in `app_module`)."""
@@ -201,7 +217,8 @@ def _ledgerstream_workers(ctx: Context, broker: kafka.Broker, app_id: str, n: in
     for i in range(n):
         port = kafka.free_port()
         name = f"{app_id}-{i}"
-        env = worker_env(layout, name, web_port=port, app_id=app_id, extra={"LOG_LEVEL": "info", **(extra or {})})
+        env = worker_env(layout, name, web_port=port, app_id=app_id,
+                         extra={"LOG_LEVEL": "info", "RULE_CATALOG": _window_rules_catalog(ctx), **(extra or {})})
         log = ctx.logs(name)
         if app_module is None:
             process = _track(start_worker(env, log))

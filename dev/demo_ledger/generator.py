@@ -19,7 +19,17 @@ from dev.demo_ledger.postings import (
     read_account,
     withdraw,
 )
-from dev.demo_ledger.traffic import Burst, Deposit, Freeze, Posting, Profile, Withdraw, next_action, plan_customer
+from dev.demo_ledger.traffic import (
+    Burst,
+    Deposit,
+    Freeze,
+    Posting,
+    Profile,
+    Reactivation,
+    Withdraw,
+    next_action,
+    plan_customer,
+)
 
 __all__ = ["Stats", "Generator"]
 
@@ -37,11 +47,12 @@ class Stats:
     refused: int = 0
     bursts: int = 0
     frozen: int = 0
+    reactivations: int = 0
 
     def line(self) -> str:
         return (
             f"{self.postings} postings ({self.deposits} deposits, {self.withdrawals} withdrawals),"
-            f" {self.refused} refused, {self.bursts} bursts, {self.frozen} frozen"
+            f" {self.refused} refused, {self.bursts} bursts, {self.frozen} frozen, {self.reactivations} reactivated"
         )
 
 
@@ -85,6 +96,9 @@ class Generator:
             if isinstance(action, Burst):
                 self.stats.bursts += 1
                 self.pending.extend(action.postings())
+            elif isinstance(action, Reactivation):
+                self.stats.reactivations += 1
+                self.pending.extend(action.postings(self._new_account()))
             else:
                 self.pending.append(action)
         return self._post(self.pending.popleft())
@@ -92,7 +106,7 @@ class Generator:
     def _post(self, posting: Posting) -> bool:
         if isinstance(posting, Deposit):
             try:
-                balance = deposit(self.conn, posting.account_id, posting.amount)
+                balance = deposit(self.conn, posting.account_id, posting.amount, days_back=posting.days_back)
             except AccountNotOpen:
                 self.stats.refused += 1
                 self._forget(posting.account_id)
@@ -108,6 +122,12 @@ class Generator:
         self.balances[posting.account_id] = balance
         self.stats.postings += 1
         return True
+
+    def _new_account(self) -> int:
+        """The first account of a new customer."""
+        before = set(self.balances)
+        self.open_customer()
+        return min(set(self.balances) - before)
 
     def _freeze(self, account_id: int) -> None:
         if freeze_account(self.conn, account_id):

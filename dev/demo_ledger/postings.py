@@ -98,10 +98,12 @@ def open_account(conn: Connection, customer_id: int, currency: str = "EUR") -> i
     return account_id
 
 
-def _record_posting(cur, account_id: int, kind: str, event_type: str, amount: Decimal, balance, currency) -> None:
+def _record_posting(cur, account_id: int, kind: str, event_type: str, amount: Decimal, balance, currency,
+                    days_back: int = 0) -> None:
     cur.execute(
-        "INSERT INTO transactions (account_id, kind, amount) VALUES (%s, %s, %s) RETURNING id",
-        (account_id, kind, amount),
+        "INSERT INTO transactions (account_id, kind, amount, created_at)"
+        " VALUES (%s, %s, %s, now() - make_interval(days => %s)) RETURNING id",
+        (account_id, kind, amount, days_back),
     )
     (transaction_id,) = cur.fetchone()
     write_event(
@@ -119,8 +121,11 @@ def _record_posting(cur, account_id: int, kind: str, event_type: str, amount: De
     )
 
 
-def deposit(conn: Connection, account_id: int, amount: Decimal | int | str) -> Decimal:
-    """Credit an open account; return its new balance. Raises AccountNotOpen if it is not open."""
+def deposit(conn: Connection, account_id: int, amount: Decimal | int | str, *, days_back: int = 0) -> Decimal:
+    """Credit an open account; return its new balance. Raises AccountNotOpen if it is not open.
+
+    `days_back`: the transaction is dated that many days before now (history brought over).
+    """
     amount = _positive(amount)
     with conn.transaction(), conn.cursor() as cur:
         # One UPDATE both checks the status and moves the balance, so a concurrent freeze
@@ -134,7 +139,7 @@ def deposit(conn: Connection, account_id: int, amount: Decimal | int | str) -> D
         if row is None:
             raise AccountNotOpen(account_id)  # leaving the block rolls the transaction back
         balance, currency = row
-        _record_posting(cur, account_id, "deposit", MONEY_DEPOSITED, amount, balance, currency)
+        _record_posting(cur, account_id, "deposit", MONEY_DEPOSITED, amount, balance, currency, days_back)
     return balance
 
 

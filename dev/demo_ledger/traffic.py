@@ -20,11 +20,13 @@ __all__ = [
     "Withdraw",
     "Freeze",
     "Burst",
+    "Reactivation",
     "Action",
     "Posting",
     "plan_customer",
     "small_amount",
     "plan_burst",
+    "plan_reactivation",
     "next_action",
 ]
 
@@ -51,6 +53,10 @@ class Profile:
     burst_probability: float = 0.01
     # Off by default: frozen accounts drop out of the traffic for good.
     freeze_probability: float = 0.0
+    # A new account whose history comes over from another system: its opening deposit dated weeks
+    # back, then a large withdrawal today (the dormant-reactivation rule fires on it).
+    reactivation_probability: float = 0.003
+    reactivation_days: tuple[int, int] = (25, 60)
     small_min: Decimal = Decimal("5.00")
     small_max: Decimal = Decimal("180.00")
     burst_min: Decimal = Decimal("200.00")
@@ -58,12 +64,17 @@ class Profile:
     burst_withdrawals: tuple[int, int] = (3, 6)
 
     def __post_init__(self) -> None:
-        for name in ("withdrawal_share", "overdraft_attempt_probability", "burst_probability", "freeze_probability"):
+        for name in ("withdrawal_share", "overdraft_attempt_probability", "burst_probability", "freeze_probability",
+                     "reactivation_probability"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, not {value!r}")
-        if self.burst_probability + self.freeze_probability > 1.0:
-            raise ValueError("burst_probability + freeze_probability must not exceed 1")
+        if self.burst_probability + self.freeze_probability + self.reactivation_probability > 1.0:
+            raise ValueError("burst_probability + freeze_probability + reactivation_probability must not exceed 1")
+        first, last = self.reactivation_days
+        if not 1 <= first <= last <= 3650:
+            raise ValueError(f"reactivation_days must be (first, last) with 1 <= first <= last <= 3650, "
+                             f"not {self.reactivation_days!r}")
         if self.max_accounts_per_customer < 1:
             raise ValueError("max_accounts_per_customer must be at least 1")
         if not self.currencies or not all(isinstance(c, str) and _CURRENCY.fullmatch(c) for c in self.currencies):
@@ -92,6 +103,7 @@ class Deposit:
     account_id: int
     amount: Decimal
     burst: bool = False  # the funding deposit that precedes a burst
+    days_back: int = 0  # dated this many days before now (an opening deposit brought over)
 
 
 @dataclass(frozen=True)
@@ -119,8 +131,21 @@ class Burst:
         return funding + tuple(Withdraw(self.account_id, a, burst=True) for a in self.withdrawals)
 
 
+@dataclass(frozen=True)
+class Reactivation:
+    """A new account (of a new customer) brought over with its history: an opening deposit dated
+    `days_back` days ago, then `withdrawal` (large) today. The generator opens the account."""
+
+    opening: Decimal
+    withdrawal: Decimal
+    days_back: int
+
+    def postings(self, account_id: int) -> tuple[Deposit, Withdraw]:
+        return (Deposit(account_id, self.opening, days_back=self.days_back), Withdraw(account_id, self.withdrawal))
+
+
 Posting = Union[Deposit, Withdraw]
-Action = Union[Deposit, Withdraw, Freeze, Burst]
+Action = Union[Deposit, Withdraw, Freeze, Burst, Reactivation]
 
 
 def plan_customer(rng: random.Random, serial: int, profile: Profile = Profile()) -> CustomerPlan:
@@ -153,6 +178,13 @@ def plan_burst(rng: random.Random, account_id: int, balance: Decimal, profile: P
     return Burst(account_id, funding, withdrawals)
 
 
+def plan_reactivation(rng: random.Random, profile: Profile = Profile()) -> Reactivation:
+    """An account brought over after `reactivation_days` of silence, then a large withdrawal it can afford."""
+    withdrawal = cents(rng.randint(_cents(profile.burst_min), _cents(profile.burst_max)))
+    opening = withdrawal + cents(rng.randint(0, 100000))
+    return Reactivation(opening, withdrawal, rng.randint(*profile.reactivation_days))
+
+
 def next_action(rng: random.Random, balances: Mapping[int, Decimal], profile: Profile = Profile()) -> Action:
     """The next thing to do, given the open accounts and their last known balances."""
     if not balances:
@@ -167,6 +199,8 @@ def next_action(rng: random.Random, balances: Mapping[int, Decimal], profile: Pr
     elif roll < profile.freeze_probability + profile.burst_probability:
         account_id = rng.choice(ids)
         return plan_burst(rng, account_id, balances[account_id], profile)
+    elif roll < profile.freeze_probability + profile.burst_probability + profile.reactivation_probability:
+        return plan_reactivation(rng, profile)
     account_id = rng.choice(ids)
     amount = small_amount(rng, profile)
     wants_withdrawal = rng.random() < profile.withdrawal_share

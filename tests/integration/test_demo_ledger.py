@@ -258,3 +258,11 @@ def test_cli_stops_cleanly_on_sigterm(stack_env):
     assert proc.returncode == 0, err
     assert err == "" and "Traceback" not in out
     assert "stopped after" in out.strip().splitlines()[-1]
+
+
+def test_a_deposit_brought_over_is_dated_days_back_and_the_next_posting_today(conn, account):
+    deposit(conn, account, "500.00", days_back=31)
+    withdraw(conn, account, "200.00")
+    gap = scalar(conn, "SELECT max(created_at) - min(created_at) FROM transactions WHERE account_id = %s", account)
+    assert 31 <= gap.days <= 31 + 1 and gap.total_seconds() >= 31 * 86400
+    assert rows_of(conn, account)[0] == 2

@@ -9,6 +9,11 @@ withdrawals with a lower id):
   (w.created_at - WINDOW, w.created_at]; COUNT or more alert, window (w.created_at - WINDOW, w.created_at].
 - large-withdrawal-burst: on a large withdrawal w, w and its last LENGTH-1 predecessors by id; a sum
   of BURST_TOTAL or more alerts, window from the earliest to the latest created_at among them.
+- deposit-then-drain: for a deposit d >= DRAIN_DEPOSIT, the first transaction id k >= d's (in id order)
+  at which the account's withdrawals with id <= k and created_at in [d.created_at, d.created_at + DRAIN_WITHIN]
+  sum to DRAIN_SHARE * d.amount or more; one alert for d, trigger k, listing d and those withdrawals.
+- dormant-reactivation: a withdrawal w >= LARGE whose account's latest created_at among its lower ids
+  is DORMANT_SILENCE or more before w.created_at; an account's first transaction never alerts.
 """
 
 from __future__ import annotations
@@ -19,11 +24,14 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Dict, Iterable, List, Mapping, Tuple
 
-__all__ = ["RAPID", "BURST", "Txn", "ExpectedAlert", "RuleDefinitions", "expected_alerts", "expected_turnover",
-           "expected_balances", "expected_balance_low_crossings", "alert_from_view", "alert_from_event"]
+__all__ = ["RAPID", "BURST", "DRAIN", "DORMANT", "Txn", "ExpectedAlert", "RuleDefinitions", "expected_alerts",
+           "expected_turnover", "expected_balances", "expected_balance_low_crossings", "alert_from_view",
+           "alert_from_event"]
 
 RAPID = "rapid-large-withdrawals"
 BURST = "large-withdrawal-burst"
+DRAIN = "deposit-then-drain"
+DORMANT = "dormant-reactivation"
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,10 @@ class RuleDefinitions:
     count: int = 3
     length: int = 5
     burst_total: Decimal = Decimal("5000.00")
+    drain_deposit: Decimal = Decimal("1000.00")
+    drain_within: timedelta = timedelta(minutes=30)
+    drain_share: Decimal = Decimal("0.90")
+    dormant_silence: timedelta = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -71,6 +83,7 @@ def _alert(rule: str, w: Txn, members: List[Txn], start: datetime, end: datetime
 
 def expected_alerts(txns: Iterable[Txn], rules: RuleDefinitions = RuleDefinitions()) -> Dict[str, ExpectedAlert]:
     """Every alert the rules must raise over `txns` (any order: they are judged in id order), by alert id."""
+    txns = list(txns)
     large_so_far: Dict[int, List[Txn]] = defaultdict(list)
     alerts: Dict[str, ExpectedAlert] = {}
     for t in sorted(txns, key=lambda t: t.txn_id):
@@ -87,6 +100,49 @@ def expected_alerts(txns: Iterable[Txn], rules: RuleDefinitions = RuleDefinition
         if sum((x.amount for x in last), Decimal(0)) >= rules.burst_total:
             a = _alert(BURST, t, last, min(x.created_at for x in last), max(x.created_at for x in last))
             alerts[a.alert_id] = a
+    alerts.update(_drains(txns, rules))
+    alerts.update(_dormant(txns, rules))
+    return alerts
+
+
+def _by_account_in_id_order(txns: Iterable[Txn]) -> Dict[int, List[Txn]]:
+    accounts: Dict[int, List[Txn]] = defaultdict(list)
+    for t in sorted(txns, key=lambda t: t.txn_id):
+        accounts[t.account_id].append(t)
+    return accounts
+
+
+def _drains(txns: Iterable[Txn], rules: RuleDefinitions) -> Dict[str, ExpectedAlert]:
+    alerts: Dict[str, ExpectedAlert] = {}
+    for history in _by_account_in_id_order(txns).values():
+        for d in history:
+            if d.kind != "deposit" or d.amount < rules.drain_deposit:
+                continue
+            end = d.created_at + rules.drain_within
+            for k in (t.txn_id for t in history if t.txn_id >= d.txn_id):
+                members = [w for w in history if w.kind == "withdrawal" and w.txn_id <= k
+                           and d.created_at <= w.created_at <= end]
+                total = sum((w.amount for w in members), Decimal(0))
+                if total >= rules.drain_share * d.amount:
+                    alerts[f"{DRAIN}:{d.txn_id}"] = ExpectedAlert(
+                        alert_id=f"{DRAIN}:{d.txn_id}", rule=DRAIN, account_id=d.account_id, trigger_txn_id=k,
+                        count=len(members), total=total, window_start=d.created_at, window_end=end,
+                        txn_ids=tuple(sorted([d.txn_id, *(w.txn_id for w in members)])))
+                    break
+    return alerts
+
+
+def _dormant(txns: Iterable[Txn], rules: RuleDefinitions) -> Dict[str, ExpectedAlert]:
+    alerts: Dict[str, ExpectedAlert] = {}
+    for history in _by_account_in_id_order(txns).values():
+        for index, w in enumerate(history):
+            if index == 0 or w.kind != "withdrawal" or w.amount < rules.large:
+                continue
+            previous = max(t.created_at for t in history[:index])
+            if w.created_at - previous >= rules.dormant_silence:
+                alerts[f"{DORMANT}:{w.txn_id}"] = ExpectedAlert(
+                    alert_id=f"{DORMANT}:{w.txn_id}", rule=DORMANT, account_id=w.account_id, trigger_txn_id=w.txn_id,
+                    count=1, total=w.amount, window_start=previous, window_end=w.created_at, txn_ids=(w.txn_id,))
     return alerts
 
 

@@ -24,7 +24,7 @@ TRANSACTIONS = TRANSACTION_CHANGES.name
 
 
 def _large() -> Decimal:
-    return load_settings().large_withdrawal
+    return load_settings().rule_settings().large
 
 
 def _post(driver, changes, txn_id, account_id, kind, amount, at=None):

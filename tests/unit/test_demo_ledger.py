@@ -17,6 +17,7 @@ from dev.demo_ledger.traffic import (
     Deposit,
     Freeze,
     Profile,
+    Reactivation,
     Withdraw,
     next_action,
     plan_burst,
@@ -178,3 +179,18 @@ def test_unreachable_database_is_one_sentence_and_exit_1():
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cannot connect" in lines[0] and "DATABASE_URL" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_the_traffic_fires_deposit_then_drain_and_dormant_reactivation_now_and_then():
+    # deposit-then-drain: a burst funded with 1000.00 or more withdraws at least 90% of it within seconds
+    # (the funding is the shortfall rounded up to 100.00). dormant-reactivation: an account brought over
+    # with an opening deposit 30 or more days back, then a large withdrawal.
+    trace, _ = simulate(11, 6000)
+    drains = [a for a in trace if isinstance(a, Burst) and a.funding >= Decimal("1000.00")]
+    assert drains and all(sum(a.withdrawals) >= Decimal("0.90") * a.funding for a in drains)
+    reactivations = [a for a in trace if isinstance(a, Reactivation)]
+    assert any(a.days_back >= 30 for a in reactivations) and any(a.days_back < 30 for a in reactivations)
+    for a in reactivations:
+        opening, withdrawal = a.postings(7)
+        assert opening == Deposit(7, a.opening, days_back=a.days_back) and withdrawal == Withdraw(7, a.withdrawal)
+        assert LARGE <= a.withdrawal <= a.opening and two_decimals(a.opening)

@@ -19,7 +19,7 @@ EVENT_TYPES = {
     "AccountFrozen": [1],
     "MoneyDeposited": [1],
     "MoneyWithdrawn": [1, 2],
-    "WithdrawalAlert": [1, 2],
+    "WithdrawalAlert": [1, 2, 3],
     "BalanceLow": [1, 2],
 }
 

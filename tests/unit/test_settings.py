@@ -145,8 +145,7 @@ OUT_OF_RANGE = [
     ("WEB_PORT", "-1"), ("STATE_FLUSH_INTERVAL_MS", "0"), ("STATE_FLUSH_INTERVAL_MS", "-250"),
     ("STATE_FLUSH_RECORDS", "0"), ("BROKER_SESSION_TIMEOUT", "-6"), ("BROKER_HEARTBEAT_INTERVAL", "0"),
     ("BROKER_REBALANCE_TIMEOUT", "0"), ("BROKER_FETCH_MAX_WAIT_MS", "-1"), ("PRODUCER_LINGER_MS", "-10"),
-    ("RULE_LARGE_WITHDRAWAL", "0"), ("RULE_RAPID_WINDOW_SECONDS", "0"), ("RULE_RAPID_COUNT", "0"),
-    ("RULE_BURST_LENGTH", "0"), ("RULE_BURST_TOTAL", "-1"), ("RULE_LATENESS_SECONDS", "-1"),
+    ("RULE_LATENESS_SECONDS", "-1"),
     ("BALANCE_LOW_THRESHOLD", "-0.01"), ("TURNOVER_RETENTION_DAYS", "0"),
     ("WEB_FORWARD_TIMEOUT_MS", "0"), ("WEB_FORWARD_TIMEOUT_MS", "49"), ("WEB_FORWARD_TIMEOUT_MS", "60001"),
     ("WEB_FORWARD_CONCURRENCY", "0"), ("WEB_FORWARD_CONCURRENCY", "10001"),
@@ -163,7 +162,7 @@ def test_a_value_out_of_range_is_one_sentence_naming_the_variable_and_its_range(
 
 
 @pytest.mark.parametrize("name, raw", [("BROKER_SESSION_TIMEOUT", "nan"), ("BROKER_SESSION_TIMEOUT", "inf"),
-                                       ("WEB_PORT", "6066.5"), ("RULE_BURST_TOTAL", "NaN")])
+                                       ("WEB_PORT", "6066.5"), ("BALANCE_LOW_THRESHOLD", "NaN")])
 def test_a_value_that_is_no_finite_number_is_refused(name, raw):
     with pytest.raises(SettingsError, match=f"^{name}="):
         Settings.from_env({name: raw})
