@@ -7,7 +7,7 @@ from dataclasses import dataclass
 __all__ = [
     "TopicSpec", "faust_topic", "PARTITIONS", "CUSTOMER_CHANGES", "ACCOUNT_CHANGES", "TRANSACTION_CHANGES",
     "CDC_TOPICS", "ACCOUNT_EVENTS", "CUSTOMER_EVENTS", "DOMAIN_EVENT_TOPICS", "WITHDRAWAL_ALERTS", "BALANCE_LOW",
-    "CUSTOMER_ACCOUNT_UPDATES",
+    "CUSTOMER_ACCOUNT_UPDATES", "HEARTBEATS",
 ]
 
 #: Partitions of every topic. Tables, their changelogs and the CDC topics must agree so that
@@ -37,6 +37,10 @@ ACCOUNT_CHANGES = TopicSpec("ledger.public.accounts")
 TRANSACTION_CHANGES = TopicSpec("ledger.public.transactions")
 
 CDC_TOPICS = (CUSTOMER_CHANGES, ACCOUNT_CHANGES, TRANSACTION_CHANGES)
+
+# The ledger connector's logical decoding messages: its heartbeats (cdc/heartbeat.py), each at the WAL
+# position the connector has read to. Read by every worker (agents/heartbeats.py), not by a group.
+HEARTBEATS = TopicSpec("ledger.message")
 
 # Domain events from the outbox router (connectors/ledger-outbox.yaml): key the aggregate id as
 # text, value the JSON payload, headers `id` and `eventType`.

@@ -11,6 +11,7 @@ from mode.utils.objects import cached_property
 from engine.batching import BatchAgents
 from engine.batching.agents import BatchHandler
 from engine.limits import ROW_LIMIT_BYTES
+from engine.positions import SourcePositions
 from engine.startup import BrokerProbe, LedgerBootStrategy
 from engine.telemetry.metrics import Metrics, NullMetrics
 
@@ -38,6 +39,8 @@ class EngineApp(faust.App):
         self.metrics.watch(self)
         self.batch_agents = BatchAgents(self, flush_interval_s=state_flush_interval_s,
                                         flush_records=state_flush_records, row_limit=state_row_limit_bytes)
+        #: How far each source partition is reflected here (engine/positions.py, fed by agents/heartbeats.py).
+        self.source_positions = SourcePositions()
         super().__init__(*args, **kwargs)
 
     def batch_agent(self, topic: TopicT) -> Callable[[BatchHandler], BatchHandler]:

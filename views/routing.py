@@ -27,6 +27,8 @@ ROUTED_HEADER = "X-Ledgerstream-Routed"
 #: On every routed response: the canonical URL of the worker that answered it.
 SERVED_BY_HEADER = "X-Served-By"
 _FORWARDED_HEADERS = ("Accept", "Authorization")
+#: The owner's answer headers passed back with its body (views/consistency.py: the position it reflects).
+_RETURNED_HEADERS = ("X-Source-LSN", "X-Source-Commit-Time")
 
 
 def partition_of(table: CollectionT, key: Any) -> int:
@@ -76,7 +78,8 @@ async def _forward(view: View, request: Request, owner: str) -> Response:
         async with view.app.http_client.get(target, headers=headers) as response:
             body = await response.read()
             failed = False
-            served_by = {SERVED_BY_HEADER: response.headers.get(SERVED_BY_HEADER, owner)}
+            served_by = {SERVED_BY_HEADER: response.headers.get(SERVED_BY_HEADER, owner),
+                         **{name: response.headers[name] for name in _RETURNED_HEADERS if name in response.headers}}
             return view.bytes(body, content_type=response.content_type, status=response.status, headers=served_by)
     finally:
         if metrics is not None:

@@ -98,7 +98,8 @@ def test_the_account_view_serves_the_agents_latest_row(driver, changes, get):
     status, body = get("/accounts/4")
     assert status == 200 and (body["account_id"], body["balance"]) == (4, "9.99")
     status, body = get("/alerts/4")
-    assert (status, body) == (200, {"account_id": 4, "alerts": []})
+    # No heartbeat read yet (no worker): the answer says it reflects no known position.
+    assert (status, body) == (200, {"account_id": 4, "alerts": [], "reflects": {"lsn": None, "commit_time": None}})
 
 
 def test_the_turnover_view_serves_the_days_totals_from_the_projection(driver, changes, get):
@@ -109,7 +110,8 @@ def test_the_turnover_view_serves_the_days_totals_from_the_projection(driver, ch
     status, body = get(f"/accounts/4/turnover?day={day.isoformat()}")
     assert status == 200
     day_row = driver.rows(turnover_by_account_day)[day_key(4, day.isoformat())]
-    assert body == {"account_id": 4, **turnover_of_day(driver.rows(turnover_days)[4], day_row, day)}
+    assert body == {"account_id": 4, **turnover_of_day(driver.rows(turnover_days)[4], day_row, day),
+                    "reflects": {"lsn": None, "commit_time": None}}
     status, body = get("/accounts/4/turnover?day=1999-01-01")     # nothing posted that day
     assert (status, body["count"], body["deposits"]) == (200, 0, "0")
 
@@ -122,3 +124,69 @@ def test_a_customer_is_served_once_its_own_row_arrived(driver, changes, get):
     driver.run()
     status, body = get("/customers/3")
     assert status == 200 and body["name"] == "Ada" and [a["account_id"] for a in body["accounts"]] == [5]
+
+
+# ------------------------------------------------------------- positions and min_lsn (views/consistency.py)
+
+def _checkpoint(driver, lsn, *, end=0, ts_ms=1_700_000_000_000, topics=(ACCOUNT_CHANGES.name,)):
+    """A heartbeat at `lsn` with every partition of `topics` at end offset `end`, as agents/heartbeats.py makes it."""
+    from faust.types import TP
+
+    from engine.positions import Position
+    ends = {TP(topic, p): end for topic in topics for p in range(4)}
+    driver.app.source_positions.checkpoint(Position(lsn, ts_ms), ends, lambda tp: 0)
+
+
+def test_an_answer_says_the_position_its_partition_reached(driver, changes, get):
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", changes.account(4, customer_id=2, balance="9.99")))
+    driver.run(flush=False)
+    _checkpoint(driver, 0x16_B374D848)
+    status, body = get("/accounts/4")
+    assert status == 200 and body["reflects"] == {"lsn": "16/B374D848", "commit_time": "2023-11-14T22:13:20.000+00:00"}
+    # The turnover view reads the transactions topic too: no position until both have one.
+    assert get("/accounts/4/turnover")[1]["reflects"]["lsn"] is None
+    _checkpoint(driver, 0x16_B0000000, topics=(TRANSACTION_CHANGES.name,))
+    assert get("/accounts/4/turnover")[1]["reflects"]["lsn"] == "16/B0000000"   # the lower of the two
+
+
+def test_min_lsn_answers_at_once_when_reached_and_not_yet_after_wait_ms_when_not(driver, changes, get):
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", changes.account(4, customer_id=2, balance="9.99")))
+    driver.run(flush=False)
+    _checkpoint(driver, 0x2_00000000)
+    status, body = get("/accounts/4?min_lsn=2/0")
+    assert status == 200 and body["balance"] == "9.99"
+    status, body = get("/accounts/4?min_lsn=2/1&wait_ms=50")
+    assert status == 504 and body["error_kind"] == "not_yet" and body["reached"]["lsn"] == "2/0"
+    assert body["min_lsn"] == "2/1"
+
+
+def test_a_checkpoint_waits_for_the_consumer_to_pass_its_end_offset(driver):
+    from faust.types import TP
+
+    from engine.positions import Position, SourcePositions
+    positions = SourcePositions()
+    tp = TP(ACCOUNT_CHANGES.name, 1)
+    positions.checkpoint(Position(100, None), {tp: 10}, lambda _: 7)
+    assert positions.reached(tp) is None                 # records 7..9 not handed to the agent yet
+    positions.checkpoint(Position(200, None), {tp: 12}, lambda _: 7)
+    positions.consumed(tp, 10)
+    assert positions.reached(tp) == Position(100, None)
+    positions.consumed(tp, 12)
+    assert positions.reached(tp) == Position(200, None)
+    positions.forget([tp])
+    assert positions.reached(tp) is None
+
+
+@pytest.mark.parametrize("query, parameter", [("min_lsn=16", "min_lsn"), ("min_lsn=G/1", "min_lsn"),
+                                              ("min_lsn=1/123456789", "min_lsn"), ("wait_ms=5", "wait_ms"),
+                                              ("min_lsn=0/1&wait_ms=-1", "wait_ms"),
+                                              ("min_lsn=0/1&wait_ms=999999", "wait_ms")])
+def test_a_bad_min_lsn_or_wait_ms_is_a_400_naming_it(get, query, parameter):
+    status, body = get(f"/accounts/4?{query}")
+    assert status == 400 and f"`{parameter}`" in body["error"]
+
+
+def test_min_lsn_is_refused_on_customers_rather_than_half_kept(get):
+    status, body = get("/customers/3?min_lsn=0/1")
+    assert status == 400 and "min_lsn" in body["error"]
+
