@@ -38,8 +38,8 @@ def _post_and_read_lsn(db: psycopg.Connection, account_id: int, amount: Decimal)
 def test_min_lsn_answers_include_the_clients_own_write_every_time(stack_env, worker, db):
     accounts = [[open_account(db, "0.00")[1] for _ in range(ACCOUNTS_PER_THREAD)] for _ in range(THREADS)]
     for account_id in (a for group in accounts for a in group):
-        eventually(lambda: get_json(f"{worker.url}/accounts/{account_id}"), lambda r: r[0] == 200,
-                   what=f"account {account_id} visible")
+        url = f"{worker.url}/accounts/{account_id}"
+        eventually(lambda: get_json(url), lambda r: r[0] == 200, what=f"{url} answers")  # noqa: B023 (called here)
     results: Dict[str, List] = {"stale_with_min_lsn": [], "stale_without": [], "errors": [], "waits": []}
     lock = threading.Lock()
 

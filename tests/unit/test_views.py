@@ -190,3 +190,27 @@ def test_min_lsn_is_refused_on_customers_rather_than_half_kept(get):
     status, body = get("/customers/3?min_lsn=0/1")
     assert status == 400 and "min_lsn" in body["error"]
 
+
+
+# --------------------------------------------------------------------------- as-of reads (views/as_of.py)
+
+def test_as_of_serves_the_account_from_its_history(driver, changes, get):
+    account = changes.account(6, customer_id=2, balance="1.00")
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", account))
+    driver.run(flush=False)
+    status, body = get("/accounts/6?as_of=2999-01-01T00:00:00Z")
+    assert status == 200 and body["balance"] == "1.00" and body["as_of"]["asked"].startswith("2999-01-01T00:00:00")
+    assert body["as_of"]["change_lsn"] is not None
+    status, body = get("/accounts/6?as_of=1999-01-01T00:00:00%2B02:00")     # before its insert: it did not exist
+    assert status == 404 and body["account_id"] == 6
+    status, body = get("/accounts/6?as_of_lsn=FFFFFFFF/0")
+    assert status == 200 and body["balance"] == "1.00"
+
+
+@pytest.mark.parametrize("query, parameter", [("as_of=yesterday", "as_of"), ("as_of=2026-12-01", "as_of"),
+                                              ("as_of=2026-12-01T08:00:00", "as_of"),
+                                              ("as_of=2026-12-01T08:00:00Z&as_of_lsn=0/1", "as_of"),
+                                              ("as_of_lsn=12", "as_of_lsn")])
+def test_a_bad_as_of_is_a_400_naming_it(get, query, parameter):
+    status, body = get(f"/accounts/6?{query}")
+    assert status == 400 and f"`{parameter}`" in body["error"]
