@@ -7,7 +7,7 @@ from dataclasses import dataclass
 __all__ = [
     "TopicSpec", "faust_topic", "PARTITIONS", "CUSTOMER_CHANGES", "ACCOUNT_CHANGES", "TRANSACTION_CHANGES",
     "CDC_TOPICS", "ACCOUNT_EVENTS", "CUSTOMER_EVENTS", "DOMAIN_EVENT_TOPICS", "WITHDRAWAL_ALERTS", "BALANCE_LOW",
-    "CUSTOMER_ACCOUNT_UPDATES", "HEARTBEATS",
+    "CUSTOMER_ACCOUNT_UPDATES", "HEARTBEATS", "topic_name",
 ]
 
 #: Partitions of every topic. Tables, their changelogs and the CDC topics must agree so that
@@ -57,10 +57,15 @@ CUSTOMER_ACCOUNT_UPDATES = TopicSpec("customer-account-updates", key_serializer=
                                      internal=True, declared_by_worker=True)
 
 
+def topic_name(app, spec: TopicSpec) -> str:
+    """The topic's name on the broker: an internal topic's has the app id as prefix."""
+    return f"{app.conf.id}-{spec.name}" if spec.internal else spec.name
+
+
 def faust_topic(app, spec: TopicSpec):
     """The Faust topic of a spec. Tombstones (null values) are let through: deletes matter."""
     return app.topic(
-        f"{app.conf.id}-{spec.name}" if spec.internal else spec.name,
+        topic_name(app, spec),
         partitions=spec.partitions,
         key_serializer=spec.key_serializer,
         value_serializer=spec.value_serializer,

@@ -38,6 +38,8 @@ class SourcePositions:
         self.max_pending = max_pending
         self._pending: Dict[TP, Deque[Tuple[Position, int]]] = {}
         self._reached: Dict[TP, Position] = {}
+        #: Positions relayed into a partition of a derived topic, per source partition (relay()).
+        self._relayed: Dict[TP, Dict[int, Position]] = {}
         self._changed = asyncio.Event()
         self._waiting = 0
 
@@ -72,11 +74,35 @@ class SourcePositions:
             self._advance(tp, offset)
             self._wake()
 
+    def relay(self, tp: TP, source: int, position: Position, *, sources: int) -> None:
+        """A partition of a derived topic (fed by `sources` partitions of a source topic) has folded a
+        marker: source partition `source` had reached `position` when it sent it, and sent every record
+        derived from the changes before it first. `tp` has reached the lowest position relayed from all."""
+        relayed = self._relayed.setdefault(tp, {})
+        known = relayed.get(source)
+        if known is None or position.lsn > known.lsn:
+            relayed[source] = position
+        if len(relayed) >= sources:
+            self._reached[tp] = min(relayed.values(), key=lambda p: p.lsn)
+            self._wake()
+
+    def reached_in(self, topic: str) -> Dict[int, Position]:
+        """Partition -> position reached, for the partitions of `topic` held here."""
+        return {tp.partition: position for tp, position in self._reached.items() if tp.topic == topic}
+
+    async def next_change(self, timeout_s: float) -> None:
+        """Return at the next change of any position, or after `timeout_s`."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=timeout_s)
+        except asyncio.TimeoutError:
+            pass
+
     def forget(self, tps: Iterable[TP]) -> None:
         """Partitions revoked: what they reached here says nothing about their next owner."""
         for tp in tps:
             self._pending.pop(tp, None)
             self._reached.pop(tp, None)
+            self._relayed.pop(tp, None)
         self._wake()
 
     def reached(self, tp: TP) -> Optional[Position]:

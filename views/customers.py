@@ -7,18 +7,20 @@ from faust.web import Request, Response, View
 from app import app
 from projections.customers import customer_key, page_key, parse_cursor, served_overview
 from tables.customers import customer_account_pages, customer_summary
-from topics import CUSTOMER_CHANGES
+from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, topic_name
 
 from .consistency import READ_PARAMS, answer, reflects_for
 from .params import BadParameter, parse_id, reject_unknown
 from .routing import partition_of, routed
 
-__all__ = ["get_customer", "DEFAULT_LIMIT", "MAX_LIMIT", "CUSTOMER_VIEW_TOPICS"]
+__all__ = ["get_customer", "DEFAULT_LIMIT", "MAX_LIMIT", "customer_view_topics"]
 
-#: The topic whose position the answer states: the customer row (name, email). The accounts' entries and
-#: totals come through a second hop (the accounts agent re-keys them by customer) that no position covers
-#: yet, so `min_lsn` is refused here rather than promising what it cannot keep (docs/consistency.md).
-CUSTOMER_VIEW_TOPICS = (CUSTOMER_CHANGES.name,)
+
+def customer_view_topics():
+    """What the view reads: the customer row (customers topic) and the accounts' entries and totals, folded
+    from the accounts re-keyed by customer; that topic's position comes from the accounts partitions'
+    position markers (agents/position_markers.py, docs/consistency.md)."""
+    return (CUSTOMER_CHANGES.name, topic_name(app, CUSTOMER_ACCOUNT_UPDATES))
 
 #: Accounts per answer when `limit` is not given, and the most one answer may ask for.
 DEFAULT_LIMIT = 100
@@ -35,13 +37,9 @@ async def get_customer(view: View, request: Request, *, key: int, **_: str) -> R
     there are in all.
     """
     reject_unknown(request, {"limit", "cursor", *READ_PARAMS})
-    if "min_lsn" in request.query:
-        raise BadParameter("`min_lsn` is not supported on /customers yet: account totals reach the customer through "
-                           "a second hop that no source position covers; ask /accounts/{id} with `min_lsn`",
-                           parameter="min_lsn")
     limit = _parse_limit(request.query.get("limit"))
     after = _parse_cursor(request.query.get("cursor"))
-    reflects = await reflects_for(view, request, partition_of(customer_summary, key), CUSTOMER_VIEW_TOPICS)
+    reflects = await reflects_for(view, request, partition_of(customer_summary, key), customer_view_topics())
     latest = app.batch_agents.latest
     overview = latest(customer_summary, key)
     if overview is None or overview.get("name") is None:

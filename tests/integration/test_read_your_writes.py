@@ -108,3 +108,22 @@ def test_a_position_not_reached_in_time_is_a_typed_not_yet(worker, db):
     status, body = get_json(f"{url}?min_lsn={future >> 32:X}/{future & 0xFFFFFFFF:X}&wait_ms=300")
     assert status == 504 and body["error_kind"] == "not_yet"
     assert body["reached"]["lsn"] is not None and _lsn(body["reached"]["lsn"]) < future
+
+
+def test_customer_answers_with_min_lsn_include_the_posting_to_any_of_its_accounts(worker, db):
+    # The customer's accounts lie in several account partitions: their balances reach the customer's
+    # partition through the re-keyed updates, covered by the accounts partitions' position markers.
+    customer_id, first = open_account(db, "0.00")
+    accounts = [first] + [open_account(db, "0.00", customer_id=customer_id)[1] for _ in range(5)]
+    url = f"{worker.url}/customers/{customer_id}"
+    eventually(lambda: get_json(url), lambda r: r[0] == 200 and r[1]["account_count"] == len(accounts),
+               what="the customer with all its accounts")
+    stale = []
+    for i in range(60):
+        balance, lsn = _post_and_read_lsn(db, accounts[i % len(accounts)], Decimal(i + 1))
+        total = db.execute("SELECT sum(balance) FROM accounts WHERE customer_id = %s", (customer_id,)).fetchone()[0]
+        status, body = get_json(f"{url}?min_lsn={lsn}&wait_ms=5000", timeout=10)
+        assert status == 200, body
+        if Decimal(body["total_balance"]["EUR"]) != total:
+            stale.append((lsn, body["total_balance"], str(total)))
+    assert stale == []

@@ -186,9 +186,23 @@ def test_a_bad_min_lsn_or_wait_ms_is_a_400_naming_it(get, query, parameter):
     assert status == 400 and f"`{parameter}`" in body["error"]
 
 
-def test_min_lsn_is_refused_on_customers_rather_than_half_kept(get):
-    status, body = get("/customers/3?min_lsn=0/1")
-    assert status == 400 and "min_lsn" in body["error"]
+def test_a_customer_answer_waits_for_the_customers_topic_and_the_accounts_markers(driver, changes, get):
+    from faust.types import TP
+
+    from engine.positions import Position
+    from topics import CUSTOMER_ACCOUNT_UPDATES, topic_name
+    driver.pipe(CUSTOMER_CHANGES.name, *changes.insert("customers", changes.customer(3, name="Ada")))
+    driver.run(flush=False)
+    _checkpoint(driver, 0x500, topics=(CUSTOMER_CHANGES.name,))
+    assert get("/customers/3?min_lsn=0/500&wait_ms=20")[0] == 504       # no marker from the accounts side yet
+    from tables.customers import customer_summary
+    from views.routing import partition_of
+    positions = driver.app.source_positions
+    updates = TP(topic_name(driver.app, CUSTOMER_ACCOUNT_UPDATES), partition_of(customer_summary, 3))
+    for source in range(4):
+        positions.relay(updates, source, Position(0x400 + source * 0x100, None), sources=4)
+    status, body = get("/customers/3?min_lsn=0/400&wait_ms=20")    # the lowest of the four markers
+    assert status == 200 and body["name"] == "Ada" and body["reflects"]["lsn"] == "0/400"
 
 
 
