@@ -188,6 +188,24 @@ class Settings:
                                         range=AT_LEAST_ONE)
     alerts_kept_per_account: int = _env("ALERTS_KEPT_PER_ACCOUNT", 500, help="Newest alerts kept per account.",
                                         range=AT_LEAST_ONE)
+    # Read-your-writes (docs/consistency.md): how long a view waits for `min_lsn` when `wait_ms` is not given,
+    # and the longest `wait_ms` it accepts (kept well under the forwarding worker's HTTP timeout).
+    consistency_wait_default_ms: int = _env(
+        "CONSISTENCY_WAIT_DEFAULT_MS", 2000, help="Wait for `min_lsn` when a request gives no `wait_ms`.",
+        range=Range(0, 60000))
+    consistency_wait_max_ms: int = _env(
+        "CONSISTENCY_WAIT_MAX_MS", 10000, help="Longest `wait_ms` a request may ask for.", range=Range(1, 60000))
+    # As-of reads (docs/consistency.md): each account's row after each change, kept this long and at most this
+    # many (a history row must stay under STATE_ROW_LIMIT_BYTES: 250 entries of ~250 bytes).
+    balance_history_retention_hours: int = _env(
+        "BALANCE_HISTORY_RETENTION_HOURS", 72, help="How far back as-of reads of an account go (hours).",
+        range=Range(1, 24 * 400))
+    balance_history_max_entries: int = _env(
+        "BALANCE_HISTORY_MAX_ENTRIES", 200, help="Most entries kept in one account's history.", range=Range(2, 250))
+    source_checkpoint_idle_ms: int = _env(
+        "SOURCE_CHECKPOINT_IDLE_MS", 1000,
+        help="With no request waiting, heartbeats are turned into source positions at most this often.",
+        range=Range(1, 60000))
 
     def checked_processing_guarantee(self) -> str:
         if self.processing_guarantee not in PROCESSING_GUARANTEES:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 __all__ = [
     "TopicSpec", "faust_topic", "PARTITIONS", "CUSTOMER_CHANGES", "ACCOUNT_CHANGES", "TRANSACTION_CHANGES",
     "CDC_TOPICS", "ACCOUNT_EVENTS", "CUSTOMER_EVENTS", "DOMAIN_EVENT_TOPICS", "WITHDRAWAL_ALERTS", "BALANCE_LOW",
-    "CUSTOMER_ACCOUNT_UPDATES",
+    "CUSTOMER_ACCOUNT_UPDATES", "HEARTBEATS", "topic_name",
 ]
 
 #: Partitions of every topic. Tables, their changelogs and the CDC topics must agree so that
@@ -38,6 +38,10 @@ TRANSACTION_CHANGES = TopicSpec("ledger.public.transactions")
 
 CDC_TOPICS = (CUSTOMER_CHANGES, ACCOUNT_CHANGES, TRANSACTION_CHANGES)
 
+# The ledger connector's logical decoding messages: its heartbeats (cdc/heartbeat.py), each at the WAL
+# position the connector has read to. Read by every worker (agents/heartbeats.py), not by a group.
+HEARTBEATS = TopicSpec("ledger.message")
+
 # Domain events from the outbox router (connectors/ledger-outbox.yaml): key the aggregate id as
 # text, value the JSON payload, headers `id` and `eventType`.
 ACCOUNT_EVENTS = TopicSpec("outbox.event.account")
@@ -53,10 +57,15 @@ CUSTOMER_ACCOUNT_UPDATES = TopicSpec("customer-account-updates", key_serializer=
                                      internal=True, declared_by_worker=True)
 
 
+def topic_name(app, spec: TopicSpec) -> str:
+    """The topic's name on the broker: an internal topic's has the app id as prefix."""
+    return f"{app.conf.id}-{spec.name}" if spec.internal else spec.name
+
+
 def faust_topic(app, spec: TopicSpec):
     """The Faust topic of a spec. Tombstones (null values) are let through: deletes matter."""
     return app.topic(
-        f"{app.conf.id}-{spec.name}" if spec.internal else spec.name,
+        topic_name(app, spec),
         partitions=spec.partitions,
         key_serializer=spec.key_serializer,
         value_serializer=spec.value_serializer,

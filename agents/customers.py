@@ -7,10 +7,11 @@ from faust.exceptions import DecodeError as FaustDecodeError
 from app import app
 from cdc.changes import Change, DecodeError
 from engine.batching import PartitionBatch
-from projections.customers import apply_customer_change, customer_key, fold_account_update
+from engine.positions import Position
+from projections.customers import apply_customer_change, customer_key, fold_account_update, marker_position
 from projections.keys import check_key_is_row_id
 from tables.customers import customer_account_page_of, customer_account_pages, customer_summary
-from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, faust_topic
+from topics import ACCOUNT_CHANGES, CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, faust_topic
 
 from .dead_letters import dead_letter_message
 from .decoding import decoded_changes
@@ -53,7 +54,9 @@ async def fold_account_updates_into_customers(batch: PartitionBatch) -> None:
 
     Writes the account's balance and status into its page (customer_account_pages, found through
     customer_account_page_of) and the customer's totals, or the customer's latest activity, into
-    customer_summary. Our own agents write this topic; an update they got wrong goes to
+    customer_summary. Position markers (agents/position_markers.py) tell app.source_positions how far
+    the updates of each accounts partition have been folded here. Our own agents write this topic; an
+    update they got wrong goes to
     <app>-customer-account-updates.dlq rather than stopping the agent.
     """
     overviews = batch.rows(customer_summary)
@@ -63,9 +66,14 @@ async def fold_account_updates_into_customers(batch: PartitionBatch) -> None:
     for record in batch.records:
         try:
             # Decoded as Faust decodes this topic (topics.CUSTOMER_ACCOUNT_UPDATES: JSON key and value).
-            customer_id = serializers.loads_key(None, record.key, serializer=CUSTOMER_ACCOUNT_UPDATES.key_serializer)
             update = serializers.loads_value(None, record.value,
                                              serializer=CUSTOMER_ACCOUNT_UPDATES.value_serializer)
+            if update.get("kind") == "position":
+                # Every update sent before it from that accounts partition was folded above (offset order).
+                source, lsn, ts_ms = marker_position(update)
+                app.source_positions.relay(batch.tp, source, Position(lsn, ts_ms), sources=ACCOUNT_CHANGES.partitions)
+                continue
+            customer_id = serializers.loads_key(None, record.key, serializer=CUSTOMER_ACCOUNT_UPDATES.key_serializer)
             if update.get("customer_id") != customer_id:
                 raise ValueError(f"update of customer {update.get('customer_id')!r} keyed {customer_id!r}")
             fold_account_update(overviews, pages, page_of, update)

@@ -50,6 +50,8 @@ class SourcePosition:
     #: The LSN of the last transaction committed before this change (the first half of Debezium's
     #: `source.sequence`); None for snapshot reads and where the record does not say.
     commit_lsn: Optional[int] = None
+    #: The commit time in microseconds (Debezium's `source.ts_us`), None where the record does not say.
+    commit_ts_us: Optional[int] = None
 
     def order(self) -> Optional[tuple[int, int]]:
         """(commit LSN, LSN): increasing in the order Debezium emits streamed changes; None when unknown."""

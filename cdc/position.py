@@ -23,6 +23,7 @@ def envelope_position(source: Mapping[str, Any]) -> SourcePosition:
         commit_ts_ms=int_or_none(source.get("ts_ms"), "source.ts_ms"),
         snapshot=source.get("snapshot") not in _SNAPSHOT_FALSE,  # is_snapshot, inlined: every record passes here
         commit_lsn=_commit_lsn(source.get("sequence")),
+        commit_ts_us=int_or_none(source.get("ts_us"), "source.ts_us"),
     )
 
 

@@ -12,6 +12,7 @@ from engine.assignment import BalancedPartitionAssignor
 from engine.batching import BatchAgents
 from engine.batching.agents import BatchHandler
 from engine.limits import ROW_LIMIT_BYTES
+from engine.positions import SourcePositions
 from engine.startup import BrokerProbe, LedgerBootStrategy
 from engine.telemetry.metrics import Metrics, NullMetrics
 
@@ -41,6 +42,8 @@ class EngineApp(faust.App):
                                         flush_records=state_flush_records, row_limit=state_row_limit_bytes)
         # Every worker gets its share of partitions, with standby replicas too (engine/assignment.py).
         kwargs.setdefault("PartitionAssignor", BalancedPartitionAssignor)
+        #: How far each source partition is reflected here (engine/positions.py, fed by agents/heartbeats.py).
+        self.source_positions = SourcePositions()
         super().__init__(*args, **kwargs)
 
     def batch_agent(self, topic: TopicT) -> Callable[[BatchHandler], BatchHandler]:

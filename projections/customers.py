@@ -27,7 +27,7 @@ from .fields import integer, text, timestamp_text
 __all__ = [
     "customer_key", "apply_customer_change", "account_update", "activity_update", "fold_account_update",
     "page_key", "page_of_key", "served_overview", "parse_cursor", "PAGE_SIZE", "MAX_PAGES_PER_ANSWER",
-    "CustomerOverview",
+    "CustomerOverview", "position_marker", "marker_position",
 ]
 
 CustomerOverview = Dict[str, Any]
@@ -83,6 +83,22 @@ def account_update(account: Optional[Mapping[str, Any]], *, account_id: int, cus
     return {"kind": "account", "customer_id": customer_id, "account_id": account_id, "deleted": False,
             "balance": account["balance"], "currency": account["currency"], "status": account["status"],
             "updated_at": account["updated_at"]}
+
+
+def position_marker(*, source_partition: int, lsn: int, ts_ms: Optional[int]) -> Dict[str, Any]:
+    """What the accounts side sends to every partition of the re-keyed topic once accounts partition
+    `source_partition` reached `lsn`: every update derived from its changes before `lsn` was sent first."""
+    return {"kind": "position", "source_partition": source_partition, "lsn": lsn, "ts_ms": ts_ms}
+
+
+def marker_position(update: Mapping[str, Any]) -> Tuple[int, int, Optional[int]]:
+    """(source partition, LSN, ts_ms) of a position marker; ValueError when it is not one."""
+    source, lsn, ts_ms = update.get("source_partition"), update.get("lsn"), update.get("ts_ms")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (source, lsn)):
+        raise ValueError(f"position marker with source partition {source!r} and LSN {lsn!r}")
+    if ts_ms is not None and (not isinstance(ts_ms, int) or isinstance(ts_ms, bool)):
+        raise ValueError(f"position marker with ts_ms {ts_ms!r}")
+    return cast(int, source), cast(int, lsn), ts_ms
 
 
 def activity_update(*, customer_id: int, at: str) -> Dict[str, Any]:

@@ -7,11 +7,20 @@ from faust.web import Request, Response, View
 from app import app
 from projections.customers import customer_key, page_key, parse_cursor, served_overview
 from tables.customers import customer_account_pages, customer_summary
+from topics import CUSTOMER_ACCOUNT_UPDATES, CUSTOMER_CHANGES, topic_name
 
+from .consistency import READ_PARAMS, answer, reflects_for
 from .params import BadParameter, parse_id, reject_unknown
-from .routing import routed
+from .routing import partition_of, routed
 
-__all__ = ["get_customer", "DEFAULT_LIMIT", "MAX_LIMIT"]
+__all__ = ["get_customer", "DEFAULT_LIMIT", "MAX_LIMIT", "customer_view_topics"]
+
+
+def customer_view_topics():
+    """What the view reads: the customer row (customers topic) and the accounts' entries and totals, folded
+    from the accounts re-keyed by customer; that topic's position comes from the accounts partitions'
+    position markers (agents/position_markers.py, docs/consistency.md)."""
+    return (CUSTOMER_CHANGES.name, topic_name(app, CUSTOMER_ACCOUNT_UPDATES))
 
 #: Accounts per answer when `limit` is not given, and the most one answer may ask for.
 DEFAULT_LIMIT = 100
@@ -27,17 +36,18 @@ async def get_customer(view: View, request: Request, *, key: int, **_: str) -> R
     as `cursor` to get the next ones, until `next_cursor` is null. `account_count` says how many
     there are in all.
     """
-    reject_unknown(request, {"limit", "cursor"})
+    reject_unknown(request, {"limit", "cursor", *READ_PARAMS})
     limit = _parse_limit(request.query.get("limit"))
     after = _parse_cursor(request.query.get("cursor"))
+    reflects = await reflects_for(view, request, partition_of(customer_summary, key), customer_view_topics())
     latest = app.batch_agents.latest
     overview = latest(customer_summary, key)
     if overview is None or overview.get("name") is None:
         # Account updates can reach a customer before the customer row itself; until then the
         # customer is not known to the view.
-        return view.error(404, f"customer {key} not found", customer_id=key)
-    return view.json(served_overview(overview, lambda page: latest(customer_account_pages, page_key(key, page)),
-                                     limit=limit, after=after))
+        return answer(view, {"error": f"customer {key} not found", "customer_id": key}, reflects, status=404)
+    return answer(view, served_overview(overview, lambda page: latest(customer_account_pages, page_key(key, page)),
+                                        limit=limit, after=after), reflects)
 
 
 def _parse_limit(raw):

@@ -27,6 +27,7 @@ from yarl import URL
 
 from engine.telemetry.web import view_of
 
+from .consistency import owner_wait_s
 from .peer_auth import MAX_SKEW_S, PEER_HEADER, check, sign
 
 __all__ = ["partition_of", "owner_url", "routed", "ForwardPolicy", "ROUTED_HEADER", "SERVED_BY_HEADER"]
@@ -39,8 +40,9 @@ ROUTED_HEADER = PEER_HEADER
 SERVED_BY_HEADER = "X-Served-By"
 #: The client's headers a forward keeps: never Authorization (the forward is signed instead).
 _FORWARDED_HEADERS = ("Accept",)
-#: Of the owner's answer, the headers that go back to the client with it.
-_RETURNED_HEADERS = ("Retry-After", "Cache-Control")
+#: Of the owner's answer, the headers that go back to the client with it (and the position it reflects:
+#: views/consistency.py).
+_RETURNED_HEADERS = ("Retry-After", "Cache-Control", "X-Source-LSN", "X-Source-Commit-Time")
 #: Seconds a client is told to wait after a 503 of a forward.
 RETRY_AFTER_S = 1
 
@@ -138,7 +140,9 @@ async def _forward(view: View, request: Request, owner: str, policy: ForwardPoli
     failed = True  # until the owner answered
     policy.in_flight += 1
     try:
-        timeout = aiohttp.ClientTimeout(total=policy.timeout_s)
+        # A read-your-writes request may wait at the owner (wait_ms) before it answers.
+        allowed_s = policy.timeout_s + owner_wait_s(request)
+        timeout = aiohttp.ClientTimeout(total=allowed_s)
         async with view.app.http_client.get(target, headers=headers, timeout=timeout,
                                             allow_redirects=False) as response:
             body = await response.read()
@@ -154,7 +158,7 @@ async def _forward(view: View, request: Request, owner: str, policy: ForwardPoli
             return view.bytes(body, content_type=response.content_type, status=response.status, headers=returned)
     except asyncio.TimeoutError:
         return _unavailable(view, f"the worker that owns this key did not answer within "
-                                  f"{policy.timeout_s * 1000:.0f} ms; retry shortly", owner)
+                                  f"{allowed_s * 1000:.0f} ms; retry shortly", owner)
     except (aiohttp.ClientError, OSError) as exc:
         return _unavailable(view, f"the worker that owns this key cannot be reached ({type(exc).__name__}); "
                                   "retry shortly", owner)

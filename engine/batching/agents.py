@@ -191,6 +191,9 @@ class BatchAgents:
                            time.perf_counter() - began)
         last = records[-1].offset
         internals.set_read_offset(consumer, tp, last + 1)
+        positions = getattr(self.app, "source_positions", None)
+        if positions is not None:  # the batch's rows are visible now (views read through the cache)
+            positions.consumed(tp, last + 1)
         state.processed(tp, first, last, len(records))
         # Faust's livelock check (verify_event_path) reports a partition whose stream takes nothing.
         internals.mark_stream_inbound(consumer.app, tp, time.monotonic())
@@ -245,6 +248,9 @@ class BatchAgents:
         """Flush, then forget, the partitions revoked (call with the lock held, before Faust's revocation)."""
         states = [self._states.pop(p) for p in {tp.partition for tp in revoked if tp.topic in self.topics}
                   if p in self._states]
+        positions = getattr(self.app, "source_positions", None)
+        if positions is not None:
+            positions.forget(revoked)
         if states:
             await self._events_delivered()
         for state in states:

@@ -15,11 +15,11 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.e2e
 
 
-def get_with_served_by(url: str):
-    """(status, body, the X-Served-By header)."""
+def get_with_served_by(url: str, header: str = "X-Served-By"):
+    """(status, body, the X-Served-By header, or `header`)."""
     try:
         with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, json.loads(response.read()), response.headers.get("X-Served-By")
+            return response.status, json.loads(response.read()), response.headers.get(header)
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode(errors="replace"), exc.headers.get("X-Served-By")
     except OSError as exc:
@@ -47,3 +47,17 @@ def test_a_key_owned_by_one_worker_is_answered_through_the_other(db, start_test_
     assert served_by[first.url] and served_by[second.url]
     assert served_by[first.url].isdisjoint(served_by[second.url])
     assert served_by[first.url] | served_by[second.url] == set(accounts)
+
+    # Read-your-writes through either worker: min_lsn goes with the forward, the position comes back.
+    lsn = db.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0]
+    for entry in (first, second):
+        for account, balance in accounts.items():
+            status, body, reflected = get_with_served_by(f"{entry.url}/accounts/{account}?min_lsn={lsn}&wait_ms=5000",
+                                                         header="X-Source-LSN")
+            assert status == 200 and body["balance"] == balance, body
+            assert reflected == body["reflects"]["lsn"] and _lsn(reflected) >= _lsn(lsn)
+
+
+def _lsn(text: str) -> int:
+    high, low = text.split("/")
+    return int(high, 16) << 32 | int(low, 16)

@@ -282,7 +282,7 @@ def test_diff_of_the_applied_files_is_0(stack_env, connectors, first_apply):
 def test_an_edited_file_shows_in_diff_and_apply_updates_it(stack_env, connectors, first_apply, db):
     assert first_apply.returncode == 0, first_apply.stderr
     config = connectors.config(connectors.ledger)
-    config["heartbeat.interval.ms"] = "60000"  # added
+    config["max.batch.size"] = "2048"  # added (its default)
     config["snapshot.mode"] = "when_needed"  # changed
     del config["tombstones.on.delete"]  # removed (its default is the same: true)
     connectors.write(connectors.ledger, config)
@@ -292,7 +292,7 @@ def test_an_edited_file_shows_in_diff_and_apply_updates_it(stack_env, connectors
     assert diff.returncode == 1, diff.stderr
     assert diff.stdout.splitlines() == [
         f"{connectors.ledger}: 3 differences",
-        '  + heartbeat.interval.ms: 60000',
+        '  + max.batch.size: 2048',
         '  ~ snapshot.mode: initial -> when_needed',
         '  - tombstones.on.delete: true',
     ]

@@ -79,3 +79,21 @@ def test_a_malformed_account_update_is_dead_lettered_and_the_next_one_applied(dr
     assert [letter.agent for letter in letters] == ["fold_account_updates_into_customers"] * 2
     assert all(letter.reason.startswith("malformed account update") for letter in letters)
     assert set(driver.rows(customer_summary)) == {8}
+
+
+def test_position_markers_from_every_accounts_partition_give_the_partition_a_position(driver):
+    from faust.types import TP
+
+    from engine.positions import Position
+    topic = _updates_topic(driver)
+    for source, lsn in ((0, 900), (1, 700), (2, 800)):
+        driver.pipe(topic, None, b'{"kind": "position", "source_partition": %d, "lsn": %d, "ts_ms": 5}' % (source, lsn),
+                    partition=1)
+    driver.run()
+    positions = driver.app.source_positions
+    assert positions.reached(TP(topic, 1)) is None                      # partition 3 has said nothing yet
+    driver.pipe(topic, None, b'{"kind": "position", "source_partition": 3, "lsn": 1000, "ts_ms": 5}', partition=1)
+    driver.pipe(topic, None, b'{"kind": "position", "source_partition": 3, "lsn": "x"}', partition=1)  # malformed
+    driver.run()
+    assert positions.reached(TP(topic, 1)) == Position(700, 5)           # the lowest of the four
+    assert [letter.reason.startswith("malformed account update") for letter in driver.dead_letters(topic)] == [True]

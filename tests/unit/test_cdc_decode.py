@@ -71,7 +71,8 @@ def test_real_create_record():
             "opened_at": "2026-11-22T01:06:18.490429Z",
             "updated_at": "2026-11-22T01:06:18.490429Z",
         },
-        source=SourcePosition(lsn=26501168, tx_id=730, commit_ts_ms=1795309578491, snapshot=False, commit_lsn=26501040),
+        source=SourcePosition(lsn=26501168, tx_id=730, commit_ts_ms=1795309578491, snapshot=False, commit_lsn=26501040,
+                              commit_ts_us=1795309578491336),
     )
 
 

@@ -114,7 +114,8 @@ def test_the_account_view_serves_the_agents_latest_row(driver, changes, get):
     status, body = get("/accounts/4")
     assert status == 200 and (body["account_id"], body["balance"]) == (4, "9.99")
     status, body = get("/alerts/4")
-    assert (status, body) == (200, {"account_id": 4, "alerts": []})
+    # No heartbeat read yet (no worker): the answer says it reflects no known position.
+    assert (status, body) == (200, {"account_id": 4, "alerts": [], "reflects": {"lsn": None, "commit_time": None}})
 
 
 def test_the_turnover_view_serves_the_days_totals_from_the_projection(driver, changes, get):
@@ -125,7 +126,8 @@ def test_the_turnover_view_serves_the_days_totals_from_the_projection(driver, ch
     status, body = get(f"/accounts/4/turnover?day={day.isoformat()}")
     assert status == 200
     day_row = driver.rows(turnover_by_account_day)[day_key(4, day.isoformat())]
-    assert body == {"account_id": 4, **turnover_of_day(driver.rows(turnover_days)[4], day_row, day)}
+    assert body == {"account_id": 4, **turnover_of_day(driver.rows(turnover_days)[4], day_row, day),
+                    "reflects": {"lsn": None, "commit_time": None}}
     status, body = get("/accounts/4/turnover?day=1999-01-01")     # nothing posted that day
     assert (status, body["count"], body["deposits"]) == (200, 0, "0")
 
@@ -148,3 +150,107 @@ def test_while_the_tables_recover_a_view_is_a_503_with_retry_after_not_a_404(dri
         driver.app.tables.recovery.completed.set()
     assert status == 503
     assert body == {"error": "this worker is recovering its tables from their changelogs; retry shortly"}
+
+
+# ------------------------------------------------------------- positions and min_lsn (views/consistency.py)
+
+def _checkpoint(driver, lsn, *, end=0, ts_ms=1_700_000_000_000, topics=(ACCOUNT_CHANGES.name,)):
+    """A heartbeat at `lsn` with every partition of `topics` at end offset `end`, as agents/heartbeats.py makes it."""
+    from faust.types import TP
+
+    from engine.positions import Position
+    ends = {TP(topic, p): end for topic in topics for p in range(4)}
+    driver.app.source_positions.checkpoint(Position(lsn, ts_ms), ends, lambda tp: 0)
+
+
+def test_an_answer_says_the_position_its_partition_reached(driver, changes, get):
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", changes.account(4, customer_id=2, balance="9.99")))
+    driver.run(flush=False)
+    _checkpoint(driver, 0x16_B374D848)
+    status, body = get("/accounts/4")
+    assert status == 200 and body["reflects"] == {"lsn": "16/B374D848", "commit_time": "2023-11-14T22:13:20.000+00:00"}
+    # The turnover view reads the transactions topic too: no position until both have one.
+    assert get("/accounts/4/turnover")[1]["reflects"]["lsn"] is None
+    _checkpoint(driver, 0x16_B0000000, topics=(TRANSACTION_CHANGES.name,))
+    assert get("/accounts/4/turnover")[1]["reflects"]["lsn"] == "16/B0000000"   # the lower of the two
+
+
+def test_min_lsn_answers_at_once_when_reached_and_not_yet_after_wait_ms_when_not(driver, changes, get):
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", changes.account(4, customer_id=2, balance="9.99")))
+    driver.run(flush=False)
+    _checkpoint(driver, 0x2_00000000)
+    status, body = get("/accounts/4?min_lsn=2/0")
+    assert status == 200 and body["balance"] == "9.99"
+    status, body = get("/accounts/4?min_lsn=2/1&wait_ms=50")
+    assert status == 504 and body["error_kind"] == "not_yet" and body["reached"]["lsn"] == "2/0"
+    assert body["min_lsn"] == "2/1"
+
+
+def test_a_checkpoint_waits_for_the_consumer_to_pass_its_end_offset(driver):
+    from faust.types import TP
+
+    from engine.positions import Position, SourcePositions
+    positions = SourcePositions()
+    tp = TP(ACCOUNT_CHANGES.name, 1)
+    positions.checkpoint(Position(100, None), {tp: 10}, lambda _: 7)
+    assert positions.reached(tp) is None                 # records 7..9 not handed to the agent yet
+    positions.checkpoint(Position(200, None), {tp: 12}, lambda _: 7)
+    positions.consumed(tp, 10)
+    assert positions.reached(tp) == Position(100, None)
+    positions.consumed(tp, 12)
+    assert positions.reached(tp) == Position(200, None)
+    positions.forget([tp])
+    assert positions.reached(tp) is None
+
+
+@pytest.mark.parametrize("query, parameter", [("min_lsn=16", "min_lsn"), ("min_lsn=G/1", "min_lsn"),
+                                              ("min_lsn=1/123456789", "min_lsn"), ("wait_ms=5", "wait_ms"),
+                                              ("min_lsn=0/1&wait_ms=-1", "wait_ms"),
+                                              ("min_lsn=0/1&wait_ms=999999", "wait_ms")])
+def test_a_bad_min_lsn_or_wait_ms_is_a_400_naming_it(get, query, parameter):
+    status, body = get(f"/accounts/4?{query}")
+    assert status == 400 and f"`{parameter}`" in body["error"]
+
+
+def test_a_customer_answer_waits_for_the_customers_topic_and_the_accounts_markers(driver, changes, get):
+    from faust.types import TP
+
+    from engine.positions import Position
+    from topics import CUSTOMER_ACCOUNT_UPDATES, topic_name
+    driver.pipe(CUSTOMER_CHANGES.name, *changes.insert("customers", changes.customer(3, name="Ada")))
+    driver.run(flush=False)
+    _checkpoint(driver, 0x500, topics=(CUSTOMER_CHANGES.name,))
+    assert get("/customers/3?min_lsn=0/500&wait_ms=20")[0] == 504       # no marker from the accounts side yet
+    from tables.customers import customer_summary
+    from views.routing import partition_of
+    positions = driver.app.source_positions
+    updates = TP(topic_name(driver.app, CUSTOMER_ACCOUNT_UPDATES), partition_of(customer_summary, 3))
+    for source in range(4):
+        positions.relay(updates, source, Position(0x400 + source * 0x100, None), sources=4)
+    status, body = get("/customers/3?min_lsn=0/400&wait_ms=20")    # the lowest of the four markers
+    assert status == 200 and body["name"] == "Ada" and body["reflects"]["lsn"] == "0/400"
+
+
+
+# --------------------------------------------------------------------------- as-of reads (views/as_of.py)
+
+def test_as_of_serves_the_account_from_its_history(driver, changes, get):
+    account = changes.account(6, customer_id=2, balance="1.00")
+    driver.pipe(ACCOUNT_CHANGES.name, *changes.insert("accounts", account))
+    driver.run(flush=False)
+    status, body = get("/accounts/6?as_of=2999-01-01T00:00:00Z")
+    assert status == 200 and body["balance"] == "1.00" and body["as_of"]["asked"].startswith("2999-01-01T00:00:00")
+    assert body["as_of"]["change_lsn"] is not None
+    status, body = get("/accounts/6?as_of=1999-01-01T00:00:00%2B02:00")     # before its insert: it did not exist
+    assert status == 404 and body["account_id"] == 6
+    status, body = get("/accounts/6?as_of_lsn=FFFFFFFF/0")
+    assert status == 200 and body["balance"] == "1.00"
+
+
+@pytest.mark.parametrize("query, parameter", [("as_of=yesterday", "as_of"), ("as_of=2026-12-01", "as_of"),
+                                              ("as_of=2026-12-01T08:00:00", "as_of"),
+                                              ("as_of=2026-12-01T08:00:00Z&as_of_lsn=0/1", "as_of"),
+                                              ("as_of_lsn=12", "as_of_lsn")])
+def test_a_bad_as_of_is_a_400_naming_it(get, query, parameter):
+    status, body = get(f"/accounts/6?{query}")
+    assert status == 400 and f"`{parameter}`" in body["error"]
