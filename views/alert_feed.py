@@ -39,6 +39,8 @@ ALERT_EVENT_TYPE = "WithdrawalAlert"
 MAX_CATCH_UP = 2000
 #: (partition, offset, alert id, alert JSON)
 Item = Tuple[int, int, str, bytes]
+#: Records fanned out between two turns of the streams (a fetched batch arrives without a pause).
+YIELD_EVERY = 64
 #: How often a running feed asks whether the broker still answers it.
 BROKER_CHECK_SECONDS = 1.0
 
@@ -321,7 +323,11 @@ class AlertFeed:
             self._fed = {tp.partition: await consumer.position(tp) for tp in consumer.assignment()}
             self._ready.set()
             self._failed = False
+            fanned = 0
             async for message in consumer:
+                fanned += 1
+                if fanned % YIELD_EVERY == 0:  # a fetched batch arrives without a pause: let the streams write
+                    await asyncio.sleep(0)
                 alert = _alert_of(message)
                 # Fanned out and marked fed in one step: a listener joining now sees it in one or the other.
                 self._fed[message.partition] = message.offset + 1

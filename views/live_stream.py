@@ -8,7 +8,7 @@ the shared feed goes on without it (its queue is bounded, views/alert_feed.py).
 from __future__ import annotations
 
 import asyncio
-from typing import Awaitable, Callable, Optional
+from typing import Awaitable, Callable, Iterable, Iterator, Optional
 
 import orjson
 
@@ -20,6 +20,8 @@ __all__ = ["SSE_HEADERS", "WriteTimedOut", "write_within", "pump", "dropped_even
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 Write = Callable[[bytes], Awaitable[None]]
+#: The most queued alerts one write carries.
+WRITE_BATCH = 256
 
 
 class WriteTimedOut(Exception):
@@ -47,32 +49,38 @@ def end_event(reason: str) -> bytes:
 async def pump(listener: Listener, write: Write, *, heartbeat: float) -> None:
     """Write the listener's stream until it ends (the feed failed, the worker stops) or `write` fails."""
     await write(b": live\n\n")  # the feed is positioned: alerts from now on arrive
-    await _tell_dropped(listener, write)  # came back from further than the feed reads back
-    for item in listener.backlog:
-        await _send(listener, write, item)
+    chunk = _dropped(listener) + b"".join(_events(listener, listener.backlog))  # what it missed while away
     listener.backlog_sent()
+    if chunk:
+        await write(chunk)
     while True:
         try:
-            item = await asyncio.wait_for(listener.queue.get(), timeout=heartbeat)
+            first = await asyncio.wait_for(listener.queue.get(), timeout=heartbeat)
         except asyncio.TimeoutError:
             await write(b": heartbeat\n\n")  # keeps proxies from closing an idle stream; finds gone clients
             continue
-        await _tell_dropped(listener, write)
-        if item is None:
-            if listener.ended is not None:
-                await write(end_event(listener.ended))
+        # Whatever else is queued goes in the same write: a burst costs one write, not one per alert.
+        items = [first]
+        while items[-1] is not None and len(items) < WRITE_BATCH and not listener.queue.empty():
+            items.append(listener.queue.get_nowait())
+        ended = items[-1] is None
+        chunk = _dropped(listener) + b"".join(_events(listener, [item for item in items if item is not None]))
+        if ended and listener.ended is not None:
+            chunk += end_event(listener.ended)
+        if chunk:
+            await write(chunk)
+        if ended:
             return
-        await _send(listener, write, item)
 
 
-async def _tell_dropped(listener: Listener, write: Write) -> None:
+def _dropped(listener: Listener) -> bytes:
     dropped, since = listener.take_dropped()
-    if dropped:
-        await write(dropped_event(dropped, since))
+    return dropped_event(dropped, since) if dropped else b""
 
 
-async def _send(listener: Listener, write: Write, item: Item) -> None:
-    taken = listener.take(item)
-    if taken is not None:
-        position, data = taken
-        await write(b"id: " + position.encode() + b"\nevent: alert\ndata: " + data + b"\n\n")
+def _events(listener: Listener, items: Iterable[Item]) -> Iterator[bytes]:
+    for item in items:
+        taken = listener.take(item)
+        if taken is not None:
+            position, data = taken
+            yield b"id: " + position.encode() + b"\nevent: alert\ndata: " + data + b"\n\n"

@@ -226,8 +226,8 @@ class _Written:
 
     def events(self) -> list:
         found = []
-        for chunk in self.raw:
-            fields = dict(line.split(": ", 1) for line in chunk.decode().splitlines() if line and not line.startswith(":"))
+        for block in b"".join(self.raw).decode().split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
             if fields:
                 found.append((fields.get("event"), json.loads(fields["data"])))
         return found
