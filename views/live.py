@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 from typing import Optional
 
 from aiohttp import web as aiohttp_web
@@ -39,6 +40,10 @@ HEARTBEAT_SECONDS = 15.0
 POSITION_HEADER = "X-Feed-Position"
 #: What a 503 of the feed asks a client to wait before it tries again.
 RETRY_AFTER_SECONDS = 5
+#: The kernel's send buffer of a stream (it doubles it): fixed, so what a client that stopped reading
+#: holds is bounded and a write to it blocks (and times out) soon, instead of after megabytes of
+#: autotuned buffer. Far more than a live client needs between two reads.
+SEND_BUFFER_BYTES = 64 * 1024
 _feed: Optional[AlertFeed] = None
 
 
@@ -116,10 +121,15 @@ async def _stream(request: Request, listener: Listener) -> aiohttp_web.StreamRes
     timeout = load_settings().live_feed_write_timeout_seconds
     response = aiohttp_web.StreamResponse(
         headers={**SSE_HEADERS, POSITION_HEADER: format_position(listener.position)})
+    sock = request.transport.get_extra_info("socket") if request.transport is not None else None
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     await response.prepare(request)
     try:
         await pump(listener, functools.partial(write_within, response.write, timeout=timeout),
                    heartbeat=HEARTBEAT_SECONDS)
+    except ConnectionResetError:  # the client went away: its listener goes with this handler
+        pass
     except WriteTimedOut as exc:
         # The client stopped reading: cut it (it resumes with its last id), so its socket and the
         # writes queued for it are let go instead of held for as long as it stays connected.
