@@ -279,6 +279,8 @@ class AlertFeed:
         finally:  # cancelled (no listener left) or one ended: the other goes too
             consume.cancel()
             watch.cancel()
+        # Not ready from here on: a listener joining while this one winds down waits for it, then is told.
+        self._ready.clear()
         failed = consume if consume.done() and not consume.cancelled() else watch
         error = failed.exception() if not failed.cancelled() else None
         reason = str(error) if isinstance(error, FeedFailed) else (
