@@ -80,6 +80,7 @@ class LiveAlerts(View):
             async with _alert_feed().listen(resume_from) as listener:
                 return await _stream(request, listener)
         except TooManyListeners as exc:  # raised before the stream began: still time for a JSON error
+            app.metrics.live_listener_refused()
             return self._unavailable(str(exc))
         except FeedUnavailable as exc:
             return self._unavailable(str(exc))
