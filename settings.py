@@ -206,6 +206,17 @@ class Settings:
         "SOURCE_CHECKPOINT_IDLE_MS", 1000,
         help="With no request waiting, heartbeats are turned into source positions at most this often.",
         range=Range(1, 60000))
+    # The live alert feed (views/live.py): each listener costs a socket and at most its queue and buffers.
+    live_feed_max_listeners: int = _env(
+        "LIVE_FEED_MAX_LISTENERS", 1000, help="Most /live/alerts clients at once; more get 503 with Retry-After.",
+        range=Range(1, 100_000))
+    live_feed_queue_size: int = _env(
+        "LIVE_FEED_QUEUE_SIZE", 1000, help="Alerts queued per live client; a slower one loses its oldest, told so.",
+        range=Range(1, 100_000))
+    live_feed_write_timeout_seconds: float = _env(
+        "LIVE_FEED_WRITE_TIMEOUT_SECONDS", 10.0,
+        help="A live client that takes no write for this long is disconnected (it resumes by Last-Event-ID).",
+        range=Range(0, 600, low_inclusive=False))
 
     def checked_processing_guarantee(self) -> str:
         if self.processing_guarantee not in PROCESSING_GUARANTEES:

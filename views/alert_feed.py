@@ -4,7 +4,10 @@ Every alert a listener gets carries the feed's position after it (views/feed_pos
 listener that comes back with the last position it saw first reads what it missed from the topic
 itself (a short-lived consumer of its own), then joins the shared feed, skipping what it has: no
 alert is lost or repeated across a reconnect. A listener too slow for the shared feed loses its
-oldest queued alerts, and is told how many.
+oldest queued alerts, and is told how many and since which position. At most `max_listeners` listen
+at once. When the shared consumer fails (its task ends, or the broker stops answering), every
+listener's stream ends, so clients reconnect and resume from their position; the failure is logged
+and kept for /health and /status.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Dict, List, Optional, Set, Tuple
+from typing import AsyncIterator, Callable, Dict, List, Optional, Set, Tuple
 
 import orjson
 from aiokafka import AIOKafkaConsumer
@@ -26,7 +29,7 @@ from topics import WITHDRAWAL_ALERTS
 
 from .feed_position import Position, format_position
 
-__all__ = ["AlertFeed", "FeedUnavailable", "Listener", "alert_json", "MAX_CATCH_UP"]
+__all__ = ["AlertFeed", "FeedUnavailable", "TooManyListeners", "Listener", "Item", "alert_json", "MAX_CATCH_UP"]
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +39,22 @@ ALERT_EVENT_TYPE = "WithdrawalAlert"
 MAX_CATCH_UP = 2000
 #: (partition, offset, alert id, alert JSON)
 Item = Tuple[int, int, str, bytes]
+#: Records fanned out between two turns of the streams (a fetched batch arrives without a pause).
+YIELD_EVERY = 64
+#: How often a running feed asks whether the broker still answers it.
+BROKER_CHECK_SECONDS = 1.0
 
 
 class FeedUnavailable(Exception):
     """The feed cannot start (broker unreachable, no alerts topic); the message says so."""
+
+
+class TooManyListeners(Exception):
+    """The feed has as many listeners as it takes; the message says so."""
+
+
+class FeedFailed(Exception):
+    """The shared consumer cannot go on (the broker stopped answering it)."""
 
 
 def alert_json(payload) -> Dict:
@@ -80,6 +95,10 @@ class Listener:
     backlog: List[Item] = field(default_factory=list)
     #: The shared feed's position when it joined: where the backlog ends and the queue takes over.
     joined_at: Position = field(default_factory=dict)
+    #: Where the client stood when it began to lose alerts (told with the count); None while none are lost.
+    lost_since: Optional[str] = None
+    #: Why the stream must end (the feed failed, the worker stops); None while it goes on.
+    ended: Optional[str] = None
 
     def take(self, item: Item) -> Optional[Tuple[str, bytes]]:
         """(id, data) of an item to send, None for one it had (read back and also queued)."""
@@ -95,34 +114,77 @@ class Listener:
         for partition, offset in self.joined_at.items():
             self.position[partition] = max(self.position.get(partition, 0), offset)
 
-    def take_dropped(self) -> int:
-        dropped, self.dropped = self.dropped, 0
-        return dropped
+    def take_dropped(self) -> Tuple[int, Optional[str]]:
+        """(alerts lost since last told, the position the loss began after); (0, None) when none were."""
+        dropped, since = self.dropped, self.lost_since
+        self.dropped, self.lost_since = 0, None
+        return dropped, since
+
+    def lose(self, count: int, since: Optional[Position] = None) -> None:
+        """`count` alerts will not reach this listener: from `since` (default: where it stands) on."""
+        if self.lost_since is None:
+            self.lost_since = format_position(self.position if since is None else since)
+        self.dropped += count
+
+    def end(self, reason: str) -> None:
+        """End the stream after what it is writing now; what is still queued it reads back on resuming."""
+        if self.ended is None:
+            self.ended = reason
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(None)
 
 
 class AlertFeed:
     """Reads alerts from the topic's end while anyone listens; each listener gets a bounded queue."""
 
-    def __init__(self, bootstrap_servers: str, *, queue_size: int = 1000, metrics=None) -> None:
+    def __init__(self, bootstrap_servers: str, *, queue_size: int = 1000, max_listeners: int = 1000,
+                 metrics=None, broker_down: Optional[Callable[[], Optional[str]]] = None) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.queue_size = queue_size
-        #: Listener count and dropped alerts go here (engine/telemetry/metrics.py), when given.
+        self.max_listeners = max_listeners
+        #: Listener count, dropped alerts and failures go here (engine/telemetry/metrics.py), when given.
         self.metrics = metrics
+        #: Why the broker does not answer (the worker's broker probe), None while it does.
+        self.broker_down = broker_down
         self._listeners: Set[Listener] = set()
         self._task: Optional[asyncio.Task] = None
         self._ready = asyncio.Event()
         #: The next offset per partition the shared consumer will fan out.
         self._fed: Position = {}
+        #: Failures of the shared consumer so far, and the last one: {"reason", "at"} (epoch seconds).
+        self.failures = 0
+        self.last_failure: Optional[Dict[str, object]] = None
+        #: Whether the last consumer failed (until the next one is positioned).
+        self._failed = False
+
+    @property
+    def listeners(self) -> int:
+        return len(self._listeners)
+
+    def state(self) -> Dict[str, object]:
+        """The feed for /health and /status: its consumer, listeners, their cap and its failures."""
+        if self._task is not None and not self._task.done():
+            consumer = "running" if self._ready.is_set() else "starting"
+        else:  # no consumer: none needed (no listener), or the last one failed and none was needed since
+            consumer = "failed" if self._failed else "idle"
+        return {"consumer": consumer, "listeners": len(self._listeners), "max_listeners": self.max_listeners,
+                "failures": self.failures, "last_failure": self.last_failure}
 
     @contextlib.asynccontextmanager
     async def listen(self, resume_from: Optional[Position] = None) -> AsyncIterator[Listener]:
-        """A listener from now on, or from `resume_from` (a position this feed gave) on."""
+        """A listener from now on, or from `resume_from` (a position this feed gave) on.
+
+        TooManyListeners when `max_listeners` already listen (checked and added in one step)."""
+        if len(self._listeners) >= self.max_listeners:
+            raise TooManyListeners(f"the live feed has its most listeners ({self.max_listeners}, "
+                                   "LIVE_FEED_MAX_LISTENERS); retry later")
         listener = Listener(asyncio.Queue(self.queue_size))
         self._listeners.add(listener)
         self._count_listeners()
         if self._task is None or self._task.done():
             self._ready.clear()
-            self._task = asyncio.ensure_future(self._consume())
+            self._task = asyncio.ensure_future(self._run())
         try:
             await self._wait_ready(self._task)
             # Everything from here on reaches the queue: the listener stands at the shared feed's position.
@@ -149,9 +211,9 @@ class AlertFeed:
             ready.cancel()
         if self._ready.is_set():
             return
-        if task.done() and not task.cancelled() and task.exception() is not None:
+        if task.done() and self.last_failure is not None:
             raise FeedUnavailable(f"the alert feed cannot read {WITHDRAWAL_ALERTS.name} "
-                                  f"({type(task.exception()).__name__}); retry shortly")
+                                  f"({self.last_failure['reason']}); retry shortly")
         raise FeedUnavailable(f"the alert feed could not reach the end of {WITHDRAWAL_ALERTS.name} "
                               f"within {timeout:.0f} s; retry shortly")
 
@@ -163,7 +225,7 @@ class AlertFeed:
             # A position past the end is from another life of the topic: nothing to read back there.
             begin = min(since.get(partition, 0), end)
             if end - begin > per_partition:  # too far back: tell the listener instead of flooding it
-                listener.dropped += end - per_partition - begin
+                listener.lose(end - per_partition - begin, since)
                 begin = end - per_partition
             if begin < end:
                 start[partition] = listener.position[partition] = begin
@@ -203,12 +265,52 @@ class AlertFeed:
         if self.metrics is not None:
             self.metrics.live_listeners(len(self._listeners))
 
-    def close_all(self) -> None:
-        """End every listener's stream (each gets None): the worker is shutting down."""
+    def close_all(self, reason: str = "the worker is shutting down") -> None:
+        """End every listener's stream (each gets None)."""
         for listener in list(self._listeners):
-            if listener.queue.full():
-                listener.queue.get_nowait()
-            listener.queue.put_nowait(None)
+            listener.end(reason)
+
+    async def _run(self) -> None:
+        """The shared consumer, watched: when it fails, every stream ends and the failure is kept."""
+        consume = asyncio.ensure_future(self._consume())
+        watch = asyncio.ensure_future(self._watch_broker())
+        try:
+            await asyncio.wait({consume, watch}, return_when=asyncio.FIRST_COMPLETED)
+        finally:  # cancelled (no listener left) or one ended: the other goes too
+            consume.cancel()
+            watch.cancel()
+        # Not ready from here on: a listener joining while this one winds down waits for it, then is told.
+        self._ready.clear()
+        failed = consume if consume.done() and not consume.cancelled() else watch
+        error = failed.exception() if not failed.cancelled() else None
+        reason = str(error) if isinstance(error, FeedFailed) else (
+            f"the alert consumer failed ({type(error).__name__}: {error})" if error is not None
+            else "the alert consumer stopped")
+        self._fail(reason, error)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await consume  # its consumer stops in its finally
+
+    async def _watch_broker(self) -> None:
+        """FeedFailed once the broker stops answering: no alert can come, so listeners should not wait."""
+        if self.broker_down is None:
+            await asyncio.Event().wait()
+            return
+        while True:
+            await asyncio.sleep(BROKER_CHECK_SECONDS)
+            reason = self.broker_down()
+            if reason is not None:
+                raise FeedFailed(f"the broker stopped answering the alert feed ({reason})")
+
+    def _fail(self, reason: str, error: Optional[BaseException]) -> None:
+        self._failed = True
+        self.failures += 1
+        self.last_failure = {"reason": reason, "at": time.time()}
+        ended = len(self._listeners)
+        log.error("live alert feed failed: %s; ending %d listener stream(s), they resume from their position",
+                  reason, ended, exc_info=error if error is not None and not isinstance(error, FeedFailed) else None)
+        if self.metrics is not None:
+            self.metrics.live_feed_failed()
+        self.close_all(reason)
 
     async def _consume(self) -> None:
         consumer = AIOKafkaConsumer(WITHDRAWAL_ALERTS.name, bootstrap_servers=self.bootstrap_servers,
@@ -222,7 +324,12 @@ class AlertFeed:
                 await asyncio.sleep(0.05)
             self._fed = {tp.partition: await consumer.position(tp) for tp in consumer.assignment()}
             self._ready.set()
+            self._failed = False
+            fanned = 0
             async for message in consumer:
+                fanned += 1
+                if fanned % YIELD_EVERY == 0:  # a fetched batch arrives without a pause: let the streams write
+                    await asyncio.sleep(0)
                 alert = _alert_of(message)
                 # Fanned out and marked fed in one step: a listener joining now sees it in one or the other.
                 self._fed[message.partition] = message.offset + 1
@@ -230,9 +337,11 @@ class AlertFeed:
                     continue
                 item = (message.partition, message.offset, *alert)
                 for listener in list(self._listeners):
+                    if listener.ended is not None:  # ending: it reads back what it misses on resuming
+                        continue
                     if listener.queue.full():  # a slow listener loses its oldest alert, not everyone's feed
                         listener.queue.get_nowait()
-                        listener.dropped += 1
+                        listener.lose(1)
                         if self.metrics is not None:
                             self.metrics.live_alert_dropped()
                     listener.queue.put_nowait(item)

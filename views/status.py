@@ -18,6 +18,7 @@ from settings import load_settings
 from tables.balances import balance_by_account
 
 from .connect_status import connect_status
+from .live import feed_state
 from .params import reject_unknown
 
 __all__ = ["get_status", "partition_owners"]
@@ -52,6 +53,7 @@ async def get_status(view: View, request: Request) -> Response:
         "owners": partition_owners(app) if probe.answered else {},
         "metrics_enabled": app.metrics.enabled,
         "latest_dead_letters": app.metrics.latest_dead_letters(),
+        "live_feed": feed_state(),
         "connect": await connect_status(app.http_client, load_settings().connect_url),
     }
     if app.metrics.enabled:

@@ -58,6 +58,9 @@ class NullMetrics:
     def forwarded(self, view: str, failed: bool) -> None: ...
     def live_listeners(self, count: int) -> None: ...
     def live_alert_dropped(self) -> None: ...
+    def live_listener_refused(self) -> None: ...
+    def live_listener_cut(self) -> None: ...
+    def live_feed_failed(self) -> None: ...
     def domain_event(self, event_type: str, version: int, handled: bool) -> None: ...
     def watch(self, app: Any) -> None: ...
 
@@ -119,6 +122,15 @@ class Metrics(NullMetrics):
         self.listeners = Gauge(f"{p}_live_listeners", "Clients listening to /live/alerts.", registry=registry)
         self.dropped = Counter(f"{p}_live_alerts_dropped", "Alerts a slow /live/alerts listener lost.",
                                registry=registry)
+        self.live_refused = Counter(f"{p}_live_listeners_refused",
+                                    "/live/alerts clients turned away (503): as many listened as allowed.",
+                                    registry=registry)
+        self.live_cut = Counter(f"{p}_live_listeners_cut",
+                                "/live/alerts clients disconnected because they took no write within the timeout.",
+                                registry=registry)
+        self.live_failures = Counter(f"{p}_live_feed_failures",
+                                     "Failures of the live feed's consumer (every stream ended; clients resume).",
+                                     registry=registry)
         self.domain_events = Counter(f"{p}_domain_events", "Domain events by type, version and outcome.",
                                      ("event_type", "version", "outcome"), registry=registry)
         registry.register(_Callback([self.freshness.collect]))
@@ -208,6 +220,15 @@ class Metrics(NullMetrics):
 
     def live_alert_dropped(self) -> None:
         self.dropped.inc()
+
+    def live_listener_refused(self) -> None:
+        self.live_refused.inc()
+
+    def live_listener_cut(self) -> None:
+        self.live_cut.inc()
+
+    def live_feed_failed(self) -> None:
+        self.live_failures.inc()
 
     def domain_event(self, event_type: str, version: int, handled: bool) -> None:
         self.domain_events.labels(event_type, str(version), "handled" if handled else "unhandled").inc()

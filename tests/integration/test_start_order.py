@@ -8,7 +8,6 @@ stack's broker would take the other tests' topics with it (it keeps them in memo
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 import uuid
@@ -16,46 +15,17 @@ from typing import Iterator, List
 
 import pytest
 
-from dev.stack.broker import tansu_binary
 from dev.stack.layout import StackLayout
-from dev.stack.processes import port_is_open, stop_process, wait_until
+from dev.stack.processes import stop_process
 from dev.stack.workers import health, start_worker, worker_env
 from tests.support.http import get_json
 from tests.support.kafka import produce
 from tests.support.stack_fixtures import free_port
+from tests.support.throwaway_broker import Broker
 from tests.support.waiting import eventually
 from topics import ACCOUNT_CHANGES
 
 pytestmark = pytest.mark.integration
-
-
-class Broker:
-    def __init__(self, port: int, log) -> None:
-        self.port = port
-        self.bootstrap = f"127.0.0.1:{port}"
-        self.log = log
-        self.process = None
-
-    def start(self) -> None:
-        url = f"tcp://{self.bootstrap}"
-        with open(self.log, "ab") as log:
-            self.process = subprocess.Popen(
-                [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-                 "--storage-engine", "memory://tansu/"], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(lambda: port_is_open("127.0.0.1", self.port), timeout=30, what="The throwaway broker")
-
-    def pause(self) -> None:
-        """An outage: the broker keeps its connections and data but answers nothing."""
-        self.process.send_signal(signal.SIGSTOP)
-
-    def resume(self) -> None:
-        self.process.send_signal(signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.resume()
-            self.process.kill()
-            self.process.wait(timeout=30)
 
 
 @pytest.fixture()

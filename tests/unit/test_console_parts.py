@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import List, Optional
 
 import pytest
 from aiohttp import web
@@ -130,6 +131,10 @@ class _ScriptedConsumer:
 
     records: list = []
     release: asyncio.Event
+    #: Raised by the consumer after its records (None: it goes quiet instead).
+    then_fail: Optional[BaseException] = None
+    #: Seconds between records, as between fetches (0: the next loop turn).
+    pace = 0.0
 
     def __init__(self, *args, **kwargs) -> None:
         from aiokafka.structs import TopicPartition
@@ -151,6 +156,9 @@ class _ScriptedConsumer:
         await _ScriptedConsumer.release.wait()
         for record in _ScriptedConsumer.records:
             yield record
+            await asyncio.sleep(_ScriptedConsumer.pace)
+        if _ScriptedConsumer.then_fail is not None:
+            raise _ScriptedConsumer.then_fail
         await asyncio.Event().wait()  # the topic goes quiet
 
 
@@ -189,5 +197,151 @@ def test_a_slow_listener_loses_its_oldest_alerts_and_is_told_how_many(monkeypatc
             return listener.take_dropped(), [listener.take(item) for item in items]
 
     dropped, sent = asyncio.run(scenario())
-    assert dropped == 2
+    assert dropped == (2, "0@100,1@100")  # two lost, after the position the listener had reached
     assert [position for position, _ in sent] == ["0@103,1@100", "0@104,1@100", "0@105,1@100"]
+
+
+# --------------------------------------------------------------------------- the feed under pressure
+
+@pytest.fixture
+def scripted(monkeypatch):
+    import views.alert_feed as alert_feed
+
+    monkeypatch.setattr(alert_feed, "AIOKafkaConsumer", _ScriptedConsumer)
+    monkeypatch.setattr(alert_feed, "BROKER_CHECK_SECONDS", 0.01)
+    monkeypatch.setattr(_ScriptedConsumer, "then_fail", None)
+    monkeypatch.setattr(_ScriptedConsumer, "pace", 0.0)
+    _ScriptedConsumer.records = []
+    return alert_feed
+
+
+class _Written:
+    """A client that reads everything: the events a stream wrote, as (type, data) pairs."""
+
+    def __init__(self) -> None:
+        self.raw: List[bytes] = []
+
+    async def write(self, data: bytes) -> None:
+        self.raw.append(data)
+
+    def events(self) -> list:
+        found = []
+        for block in b"".join(self.raw).decode().split("\n\n"):
+            fields = dict(line.split(": ", 1) for line in block.splitlines() if line and not line.startswith(":"))
+            if fields:
+                found.append((fields.get("event"), json.loads(fields["data"])))
+        return found
+
+
+async def _until(condition, timeout: float = 5.0) -> None:
+    """Wait (in the test's event loop) until `condition()` holds; fail after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "not within the deadline"
+        await asyncio.sleep(0.01)
+
+
+def _pump(listener, write, heartbeat: float = 5.0):
+    from views.live_stream import pump
+
+    return asyncio.ensure_future(pump(listener, write, heartbeat=heartbeat))
+
+
+def test_over_the_cap_a_listener_is_refused_until_one_leaves(scripted):
+    async def scenario():
+        _ScriptedConsumer.release = asyncio.Event()
+        feed = scripted.AlertFeed("unused:9092", max_listeners=2)
+        async with feed.listen(), feed.listen():
+            with pytest.raises(scripted.TooManyListeners, match="LIVE_FEED_MAX_LISTENERS"):
+                async with feed.listen():
+                    pass
+            assert feed.state()["listeners"] == 2
+        async with feed.listen():  # both left: room again
+            return feed.state()
+
+    state = asyncio.run(scenario())
+    assert (state["listeners"], state["max_listeners"], state["consumer"]) == (1, 2, "running")
+
+
+def test_a_client_that_takes_no_write_is_cut_and_holds_back_no_one(scripted):
+    from views.live_stream import WriteTimedOut, write_within
+
+    _ScriptedConsumer.records = [_alert_record(0, 100 + n, n) for n in range(50)]
+    _ScriptedConsumer.pace = 0.005
+
+    async def never(data: bytes) -> None:  # a full socket: the client stopped reading
+        await asyncio.Event().wait()
+
+    async def scenario():
+        _ScriptedConsumer.release = asyncio.Event()
+        feed = scripted.AlertFeed("unused:9092", queue_size=10)
+        reader = _Written()
+        async with feed.listen() as stuck, feed.listen() as healthy:
+            healthy_stream = _pump(healthy, reader.write)
+            stuck_stream = _pump(stuck, lambda data: write_within(never, data, timeout=0.2))
+            _ScriptedConsumer.release.set()
+            with pytest.raises(WriteTimedOut, match="no write for 0.2 s"):
+                await asyncio.wait_for(stuck_stream, 5)
+            await _until(lambda: len(reader.events()) >= 50)
+            healthy_stream.cancel()
+            return stuck.queue.qsize(), reader.events()
+
+    queued, events = asyncio.run(scenario())
+    assert queued <= 10  # its queue stayed bounded while it was stuck
+    assert [data["trigger_txn_id"] for kind, data in events if kind == "alert"] == list(range(50))
+
+
+def test_a_listener_that_fell_behind_is_told_how_many_and_since_where_and_it_is_counted(scripted):
+    _ScriptedConsumer.records = [_alert_record(0, 100 + n, n) for n in range(8)]
+    metrics = Metrics()
+
+    async def scenario():
+        _ScriptedConsumer.release = asyncio.Event()
+        feed = scripted.AlertFeed("unused:9092", queue_size=3, metrics=metrics)
+        reader = _Written()
+        async with feed.listen() as listener:
+            _ScriptedConsumer.release.set()
+            while feed._fed.get(0) != 108:  # every record fanned out before the client reads any
+                await asyncio.sleep(0)
+            stream = _pump(listener, reader.write)
+            await _until(lambda: len(reader.events()) >= 4)
+            stream.cancel()
+        return reader.events()
+
+    events = asyncio.run(scenario())
+    assert events[0] == ("dropped", {"dropped": 5, "since": "0@100,1@100"})
+    assert [data["trigger_txn_id"] for _, data in events[1:]] == [5, 6, 7]
+    assert metrics_summary(metrics.registry.collect())["live"]["dropped"] == 5
+
+
+@pytest.mark.parametrize("failure", ["consumer", "broker"])
+def test_when_the_feed_fails_every_stream_ends_and_the_failure_is_reported(scripted, failure):
+    _ScriptedConsumer.records = [_alert_record(0, 100, 0)]
+    if failure == "consumer":
+        _ScriptedConsumer.then_fail = RuntimeError("fetch failed")
+    metrics = Metrics()
+    broker_answers = asyncio.Event()
+    broker_answers.set()
+
+    async def scenario():
+        _ScriptedConsumer.release = asyncio.Event()
+        feed = scripted.AlertFeed("unused:9092", metrics=metrics,
+                                  broker_down=lambda: None if broker_answers.is_set() else "no answer within 5 s")
+        readers = [_Written(), _Written()]
+        async with feed.listen() as first, feed.listen() as second:
+            streams = [_pump(first, readers[0].write, heartbeat=0.05), _pump(second, readers[1].write, heartbeat=0.05)]
+            _ScriptedConsumer.release.set()
+            if failure == "broker":
+                await _until(lambda: all(reader.events() for reader in readers))
+                broker_answers.clear()
+            await asyncio.wait_for(asyncio.gather(*streams), 5)  # they end, rather than heartbeat on
+        return feed.state(), [reader.events() for reader in readers]
+
+    state, events = asyncio.run(scenario())
+    reason = {"consumer": "the alert consumer failed (RuntimeError: fetch failed)",
+              "broker": "the broker stopped answering the alert feed (no answer within 5 s)"}[failure]
+    for one in events:
+        assert [kind for kind, _ in one] == ["alert", "end"]
+        assert one[-1][1] == {"reason": reason}
+    assert (state["consumer"], state["failures"], state["last_failure"]["reason"]) == ("failed", 1, reason)
+    assert metrics.live_failures._value.get() == 1

@@ -103,6 +103,7 @@
   let pausedBuffer = null;  // alerts that came while paused (null: not paused)
   let lastEventId = null;   // the feed position after the last alert seen
   let feedAbort = null;
+  let feedEnded = null;     // why the worker ended the stream (event: end), if it said
 
   function setFeedState(text, kind) {
     const badge = $("feed-state");
@@ -135,13 +136,17 @@
         if (!response.ok) {
           let why = `HTTP ${response.status}`;
           try { why = (await response.json()).error || why; } catch (_) { /* keep the status */ }
+          // A busy or broker-less worker says when to come back (503 with Retry-After, in seconds).
+          const after = Number(response.headers.get("Retry-After"));
+          if (after > 0) wait = Math.max(wait, after * 1000);
           throw new Error(why);
         }
         if (!lastEventId) lastEventId = response.headers.get("X-Feed-Position");
         setFeedState("live", "live");
         wait = 500;
+        feedEnded = null;
         await readEvents(response.body, onFeedEvent);
-        if (!signal.aborted) setFeedState("stream ended; reconnecting", "down");
+        if (!signal.aborted) setFeedState(`stream ended${feedEnded ? ` (${feedEnded})` : ""}; reconnecting`, "down");
       } catch (error) {
         if (signal.aborted) return;
         setFeedState("reconnecting: " + (error.message || "no answer"), "down");
@@ -192,6 +197,8 @@
       notice.hidden = false;
       notice.textContent = `${dropped} alert(s) could not be delivered to this page (it fell behind, or was away too long). ` +
         "Look up the accounts concerned to see every alert.";
+    } else if (type === "end") {
+      feedEnded = JSON.parse(data).reason;  // the worker ends the stream; the reconnect resumes from lastEventId
     }
   }
 
