@@ -12,6 +12,7 @@ from typing import Dict, List, Set, Tuple
 import pytest
 
 from tests.integration.test_bad_input import latest_change, partition_of, send_raw
+from tests.integration.test_observability import scrape, total
 from tests.support.http import get_json
 from tests.support.ledger_sql import open_account, open_customer, post
 from tests.support.waiting import eventually
@@ -59,29 +60,33 @@ def test_finds_exactly_the_differences_put_behind_the_ledgers_back(db, worker, s
     customer, accounts, day = a_customer_with_postings(db, worker)
     bootstrap = stack_env["KAFKA_BOOTSTRAP"]
     wrong, right = accounts
+    before = {a: get_json(f"{worker.url}/accounts/{a}")[1]["balance"] for a in accounts}
 
     # The account's row as a snapshot read with another balance (the view takes it; the ledger never had it).
     key = str(wrong).encode()
     envelope = latest_change(bootstrap, ACCOUNT_CHANGES.name, key)
     envelope.update(op="r", before=None)
     envelope["after"]["balance"] = str(Decimal(envelope["after"]["balance"]) + Decimal("1000.00"))
-    envelope["source"]["snapshot"] = "true"
+    envelope["source"].update(snapshot="true", sequence=None)  # a snapshot read has no stream position
     send_raw(bootstrap, ACCOUNT_CHANGES.name, key=key, value=json.dumps(envelope).encode(), partition=partition_of(key))
     # A customer's name the ledger does not have.
     customer_key = str(customer).encode()
     envelope = latest_change(bootstrap, CUSTOMER_CHANGES.name, customer_key)
     envelope.update(op="r", before=None)
     envelope["after"]["name"] = "Mallory"
-    envelope["source"]["snapshot"] = "true"
+    envelope["source"].update(snapshot="true", sequence=None)  # a snapshot read has no stream position
     send_raw(bootstrap, CUSTOMER_CHANGES.name, key=customer_key, value=json.dumps(envelope).encode(),
              partition=partition_of(customer_key))
     # A transaction of the other account that the ledger never had.
     envelope = latest_change(bootstrap, TRANSACTION_CHANGES.name, str(right).encode())
     envelope.update(op="r", before=None)
     envelope["after"].update(id=envelope["after"]["id"] + 10_000_000, kind="deposit", amount="7.00")
-    envelope["source"]["snapshot"] = "true"
+    envelope["source"].update(snapshot="true", sequence=None)  # a snapshot read has no stream position
     send_raw(bootstrap, TRANSACTION_CHANGES.name, key=str(right).encode(), value=json.dumps(envelope).encode(),
              partition=partition_of(str(right).encode()))
+    eventually(lambda: get_json(f"{worker.url}/accounts/{wrong}"),
+               lambda r: r[0] == 200 and Decimal(r[1]["balance"]) - Decimal(before[wrong]) == Decimal("1000.00"),
+               timeout=90, what="the forged balance served")
     eventually(lambda: get_json(f"{worker.url}/accounts/{right}/turnover?day={day}"),
                lambda r: r[0] == 200 and r[1]["count"] == 2, timeout=90, what="the forged transaction counted")
     eventually(lambda: get_json(f"{worker.url}/customers/{customer}"),
@@ -105,3 +110,13 @@ def test_finds_exactly_the_differences_put_behind_the_ledgers_back(db, worker, s
     db.execute("UPDATE accounts SET balance = balance + 1, updated_at = now() WHERE id = %s", (wrong,))
     code, report = reconcile(stack_env, worker, "--accounts", str(wrong))
     assert (code, report["differences"]) == (0, [])
+
+
+def test_a_worker_reconciles_periodically_and_exports_what_it_found(db, stack_env, start_test_worker):
+    accounts = db.execute("SELECT count(*) FROM accounts").fetchone()[0]
+    worker = start_test_worker(env={"RECONCILE_INTERVAL_S": "2", "RECONCILE_DATABASE_URL": stack_env["DATABASE_URL"]})
+    samples = eventually(lambda: scrape(worker.url), lambda s: total(s, "ledgerstream_reconcile_runs_total") >= 1,
+                         timeout=240, interval=2, what="a reconciliation run on the worker's metrics")
+    assert total(samples, "ledgerstream_reconcile_runs_total", outcome="failed") == 0
+    assert total(samples, "ledgerstream_reconcile_checked_keys", model="account") >= accounts
+    assert total(samples, "ledgerstream_reconcile_last_success_timestamp_seconds") > 0
