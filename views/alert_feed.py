@@ -65,6 +65,8 @@ def alert_json(payload) -> Dict:
         "txn_ids": list(payload.txn_ids), "detected_at": payload.detected_at.isoformat(),
         # Where each withdrawal behind the alert came from (WithdrawalAlert v2; none in v1).
         "sources": list(getattr(payload, "sources", ()) or ()),
+        # The rule's severity and version in the catalogue (v3; empty and 0 in older events).
+        "severity": getattr(payload, "severity", ""), "rule_version": getattr(payload, "rule_version", 0),
     }
 
 

@@ -345,3 +345,32 @@ def test_when_the_feed_fails_every_stream_ends_and_the_failure_is_reported(scrip
         assert one[-1][1] == {"reason": reason}
     assert (state["consumer"], state["failures"], state["last_failure"]["reason"]) == ("failed", 1, reason)
     assert metrics.live_failures._value.get() == 1
+
+
+def test_the_live_feed_json_carries_severity_and_rule_version_and_defaults_for_older_events():
+    from datetime import datetime, timezone
+    from decimal import Decimal
+
+    from schemas.records import WithdrawalAlertV1, WithdrawalAlertV3
+    from views.alert_feed import alert_json
+
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=timezone.utc)
+    common = dict(alert_id="deposit-then-drain:9", rule="deposit-then-drain", account_id=4, trigger_txn_id=9,
+                  count=2, total=Decimal("950.00"), window_start=at, window_end=at, txn_ids=[9, 10, 11],
+                  detected_at=at)
+    served = alert_json(WithdrawalAlertV3(**common, severity="high", rule_version=2))
+    assert (served["severity"], served["rule_version"]) == ("high", 2)
+    older = alert_json(WithdrawalAlertV1(**common))
+    assert (older["severity"], older["rule_version"], older["sources"]) == ("", 0, [])
+
+
+def test_the_consoles_rule_filter_offers_every_rule_of_the_catalogue():
+    import re
+    from pathlib import Path
+
+    import views
+    from detection.catalog import read_catalog
+
+    page = (Path(views.__file__).parent / "console" / "index.html").read_text()
+    offered = set(re.findall(r'<option value="([^"]+)">', page))
+    assert offered == {rule.id for rule in read_catalog().rules}

@@ -203,6 +203,9 @@
   }
 
   function addAlert(alert) {
+    // At-least-once: after a worker's crash an alert can be sent again, with the same id. The page
+    // lists each alert once.
+    if (alerts.some((shown) => shown.alert_id === alert.alert_id)) return;
     alerts.unshift(alert);
     if (alerts.length > KEEP_ALERTS) alerts.length = KEEP_ALERTS;
     if (matchesFilter(alert)) {
@@ -230,6 +233,7 @@
       el("button", { type: "button", className: "account-link", title: "Look up this account",
                      onclick: () => lookUpAccount(alert.account_id) }, alert.account_id),
       el("div", { className: "meta" },
+        (alert.severity ? `${alert.severity} severity, rule version ${alert.rule_version}; ` : "") +
         `${alert.count} withdrawals, window ${when(alert.window_start)}–${when(alert.window_end)}, ` +
         `transactions ${alert.txn_ids.join(", ")}; detected ${when(alert.detected_at)}`));
   }
