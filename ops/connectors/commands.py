@@ -250,7 +250,8 @@ def offsets(ctx: Context, name: str, *, reset: bool = False) -> int:
                                "then reset its offsets.")
         ctx.say(f"{name}: {ctx.client.reset_offsets(name)}")
         return OK
-    found = ctx.client.offsets(name)
+    # A null offset is a reset's tombstone that Connect can still list for a while: no offset.
+    found = [entry for entry in ctx.client.offsets(name) if entry.get("offset") is not None]
     if not found:
         ctx.say(f"{name}: no offsets committed")
     for entry in found:

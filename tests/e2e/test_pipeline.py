@@ -127,6 +127,7 @@ def test_a_scripted_scenario_yields_exactly_the_expected_alerts_balances_and_tur
     eventually(lambda: get_json(f"{worker.url}/accounts/{account}"), lambda r: r[1].get("balance") == balance,
                what="the balance in the view")
     _, turnover = get_json(f"{worker.url}/accounts/{account}/turnover?day=2026-01-15")
+    assert set(turnover.pop("reflects")) == {"lsn", "commit_time"}  # the source position it reflects
     assert turnover == {"account_id": account, "day": "2026-01-15", "deposits": "10000.00",
                         "withdrawals": "5749.99", "count": 9}
     _, other_day = get_json(f"{worker.url}/accounts/{account}/turnover?day=2026-01-14")

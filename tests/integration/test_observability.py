@@ -211,7 +211,7 @@ def test_an_alert_names_the_lsn_and_offset_of_each_transaction_and_carries_trace
 
     (record, *_) = eventually(on_topic, lambda found: found, what="the alert on its topic")
     decoded = decode_envelope(record.value)
-    assert decoded.envelope.event_version == 2
+    assert decoded.envelope.event_version == 3  # sources since v2; severity and rule version since v3
     assert decoded.payload.sources == sources
     headers = dict(record.headers)
     assert parse_traceparent(headers["traceparent"].decode()) is not None

@@ -520,6 +520,15 @@ def test_offsets_shows_each_partition_and_offset(connect, capsys):
     assert (code, out) == (0, 'a: partition {"server":"ledger"} offset {"lsn":123,"txId":7}\n')
 
 
+def test_a_reset_partitions_null_offset_is_no_offset(connect, capsys):
+    # After a reset Connect can list the partition with its tombstone (offset null) for a while.
+    connect.add("a", CONFIG, state="STOPPED", tasks=(), offsets=[{"partition": {"server": "ledger"}, "offset": None}])
+
+    code, out, _ = run(capsys, connect, None, "offsets", "a")
+
+    assert (code, out) == (0, "a: no offsets committed\n")
+
+
 def test_offsets_reset_of_a_running_connector_is_refused_with_what_to_do(connect, capsys):
     connect.add("a", CONFIG, offsets=OFFSETS)
 
