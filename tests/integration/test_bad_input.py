@@ -20,11 +20,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
-from agents.publishing import SOURCE, event_id_for
+from agents.publishing import SOURCE
 from dev.stack.kafka_topics import ensure_topics
 from ops.deadletters.letters import DeadLetter, dead_letter_topic_name
 from schemas.codec.envelope import encode_envelope, wrap
-from schemas.records import BalanceLowV1, WithdrawalAlertV1
+from schemas.records import BalanceLowV1
+from tests.support.alert_records import alert_record
 from tests.support.http import get_json
 from tests.support.kafka import read_topic
 from tests.support.ledger_sql import open_account, open_customer, post
@@ -319,17 +320,6 @@ def test_unknown_domain_events_are_counted_and_skipped_and_bad_ones_dead_lettere
 # --------------------------------------------------------------------------- the live alert feed
 
 
-def _alert_envelope(account_id: int) -> Tuple[str, bytes]:
-    now = datetime.now(timezone.utc)
-    alert_id = f"rapid-large-withdrawals:{uuid.uuid4().int % 10**12}"
-    payload = WithdrawalAlertV1(alert_id=alert_id, rule="rapid-large-withdrawals", account_id=account_id,
-                                trigger_txn_id=1, count=3, total="900.00", window_start=now - timedelta(minutes=5),
-                                window_end=now, txn_ids=[1, 2, 3], detected_at=now)
-    envelope = wrap(payload, "WithdrawalAlert", 1, source=SOURCE, partition_key=str(account_id),
-                    event_id=event_id_for(alert_id), occurred_at=now)
-    return alert_id, encode_envelope(envelope)
-
-
 def _balance_low_envelope(account_id: int) -> bytes:
     now = datetime.now(timezone.utc)
     payload = BalanceLowV1(account_id=account_id, customer_id=1, balance="5.00", threshold="100.00", currency="EUR",
@@ -370,8 +360,8 @@ def test_the_live_alert_feed_skips_what_is_not_an_alert_and_goes_on(worker, stac
     stream = EventStream(f"{worker.url}/live/alerts")
     try:
         stream.wait_for(lambda line: line == ": live", timeout=60, what="the feed says it is live")
-        first_id, first = _alert_envelope(account_id)
-        second_id, second = _alert_envelope(account_id)
+        first_id, first = alert_record(account_id)
+        second_id, second = alert_record(account_id)
         for value in (b"", b"\xc3\x01", b"\xc3\x01" + bytes(8) + b"garbage", first[: len(first) // 2],
                       b'{"alert_id": "not avro"}', _balance_low_envelope(account_id), None, first, second):
             send_raw(bootstrap, WITHDRAWAL_ALERTS.name, key=str(account_id).encode(), value=value,

@@ -27,13 +27,12 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from agents.publishing import SOURCE, event_id_for
 from dev.stack.kafka_topics import ensure_topics
 from dev.stack.layout import StackLayout
 from dev.stack.processes import stop_process
 from dev.stack.workers import health, start_worker, wait_ready, worker_env
-from schemas.codec.envelope import decode_envelope, encode_envelope, wrap
-from schemas.records import WithdrawalAlertV1
+from schemas.codec.envelope import decode_envelope
+from tests.support.alert_records import alert_record
 from tests.support.http import get_json
 from tests.support.kafka import produce, read_topic
 from tests.support.ledger_sql import open_account, post
@@ -327,17 +326,6 @@ def test_head_answers_the_stream_headers_and_opens_no_stream(worker):
 
 
 # --------------------------------------------------------------------------- the feed's consumer failing
-
-
-def alert_record(account_id: int) -> Tuple[str, bytes]:
-    now = datetime.now(timezone.utc)
-    alert_id = f"rapid-large-withdrawals:{uuid.uuid4().int % 10**12}"
-    payload = WithdrawalAlertV1(alert_id=alert_id, rule="rapid-large-withdrawals", account_id=account_id,
-                                trigger_txn_id=1, count=3, total="900.00", window_start=now - timedelta(minutes=5),
-                                window_end=now, txn_ids=[1, 2, 3], detected_at=now)
-    envelope = wrap(payload, "WithdrawalAlert", 1, source=SOURCE, partition_key=str(account_id),
-                    event_id=event_id_for(alert_id), occurred_at=now)
-    return alert_id, encode_envelope(envelope)
 
 
 def test_when_the_feed_consumer_fails_streams_end_and_clients_resume_without_loss(stack_env, tmp_path):
