@@ -14,7 +14,7 @@ from faust.types import TP
 
 from engine import faust_internals as internals
 from engine.positions import Position, SourcePositions
-from engine.transport.end_offsets import true_end_offsets
+from engine.transport.end_offsets import EndOffsetsUnknown, true_end_offsets
 
 __all__ = ["HeartbeatWatch"]
 
@@ -83,7 +83,13 @@ class HeartbeatWatch:
         owned = self._owned()
         if owned:
             listed = await consumer.end_offsets([TopicPartition(tp.topic, tp.partition) for tp in owned])
-            ends = await true_end_offsets(bootstrap_servers, listed) if probe else listed
+            try:
+                ends = await true_end_offsets(bootstrap_servers, listed) if probe else listed
+            except EndOffsetsUnknown as exc:
+                # No checkpoint rather than one that asks for less than was written: waiting readers
+                # wait for the next heartbeat.
+                log.warning("Heartbeat watch: no checkpoint at %s: %s", position, exc)
+                return
             # The offsets of every record written before the heartbeat was read, or more: a checkpoint
             # may ask for more than it needs, never less.
             self.positions.checkpoint(position, {TP(tp.topic, tp.partition): end or 0 for tp, end in ends.items()},

@@ -7,6 +7,11 @@ recovery early (losing the tail of a changelog) or refuse to start (ConsistencyE
 offset above highwater). A fetch response carries the correct high watermark, so we read the
 partition's last batch once and take the larger of the two. Apache Kafka needs none of this,
 and the probe is off unless BROKER_END_OFFSETS_PROBE is set.
+
+The probe never falls back to the listed undercount: a partition whose fetch does not answer in time
+raises EndOffsetsUnknown. Recovering up to an undercount loses the changelog's last batch for good
+(the source offsets committed after it are not replayed), which a busy machine once did silently;
+a recovery that fails loudly is restarted instead.
 """
 
 from __future__ import annotations
@@ -18,12 +23,19 @@ from typing import Dict, Mapping, Optional
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
-__all__ = ["true_end_offsets"]
+__all__ = ["EndOffsetsUnknown", "true_end_offsets"]
+
+
+class EndOffsetsUnknown(RuntimeError):
+    """No fetch answered for some partitions in time: their true end offsets are not known."""
 
 
 async def true_end_offsets(bootstrap_servers, listed: Mapping[TopicPartition, Optional[int]], *,
-                           timeout: float = 10.0) -> Dict[TopicPartition, Optional[int]]:
-    """`listed` corrected by the high watermark of a fetch at each partition's last batch."""
+                           timeout: float = 30.0) -> Dict[TopicPartition, Optional[int]]:
+    """`listed` corrected by the high watermark of a fetch at each partition's last batch.
+
+    Raises EndOffsetsUnknown when a partition to probe has no answer within `timeout` seconds.
+    """
     probe_tps = [tp for tp, end in listed.items() if end]
     if not probe_tps:
         return dict(listed)
@@ -44,4 +56,9 @@ async def true_end_offsets(bootstrap_servers, listed: Mapping[TopicPartition, Op
                     seen[tp] = highwater
     finally:
         await asyncio.shield(probe.stop())
-    return {tp: max(end, seen.get(tp, end)) if end else end for tp, end in listed.items()}
+    missing = sorted(f"{tp.topic}[{tp.partition}]" for tp in probe_tps if tp not in seen)
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise EndOffsetsUnknown(f"no fetch answered within {timeout:.0f} s for {shown}: "
+                                "their end offsets are unknown (is the broker overloaded or unreachable?)")
+    return {tp: max(end, seen[tp]) if end else end for tp, end in listed.items()}

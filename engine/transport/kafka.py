@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import List, Mapping
 
 from aiokafka import AIOKafkaConsumer
@@ -15,9 +16,14 @@ from engine.batching.consumer import BatchingConsumerMixin
 from engine.faust_internals import set_fetch_max_wait
 from engine.limits import Refusal
 
-from .end_offsets import true_end_offsets
+from .end_offsets import EndOffsetsUnknown, true_end_offsets
 
 __all__ = ["Transport"]
+
+log = logging.getLogger(__name__)
+
+#: Probes of the true end offsets before a recovery gives up (and the worker stops, to be restarted).
+HIGHWATER_PROBES = 3
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -37,6 +43,12 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
             return listed
         transport = self.transport
         servers = faust_aiokafka.server_list(transport.url, transport.default_port)
+        for attempt in range(1, HIGHWATER_PROBES):
+            try:
+                return await true_end_offsets(servers, listed)
+            except EndOffsetsUnknown as exc:
+                log.warning("Recovery: %s; probing again (%d of %d)", exc, attempt + 1, HIGHWATER_PROBES)
+        # The last try's failure stops the recovery: recovering up to the undercount would lose records silently.
         return await true_end_offsets(servers, listed)
 
 

@@ -13,7 +13,7 @@ import pytest
 from aiokafka.structs import TopicPartition
 
 from engine.transport import end_offsets
-from engine.transport.end_offsets import true_end_offsets
+from engine.transport.end_offsets import EndOffsetsUnknown, true_end_offsets
 
 T0, T1, T2 = (TopicPartition("changelog", p) for p in range(3))
 
@@ -79,10 +79,10 @@ def test_empty_partitions_are_not_probed_and_nothing_starts_when_all_are_empty(b
     assert probes == []
 
 
-def test_a_partition_without_an_answer_keeps_its_listed_end_until_the_timeout(broker):
+def test_a_partition_without_an_answer_is_an_error_not_its_listed_undercount(broker):
     probes = broker({T0: 5})
-    corrected = asyncio.run(true_end_offsets("broker:9092", {T0: 2, T1: 4, T2: 0}, timeout=0.05))
-    assert corrected == {T0: 5, T1: 4, T2: 0}
+    with pytest.raises(EndOffsetsUnknown, match=r"within 0 s for changelog\[1\]"):
+        asyncio.run(true_end_offsets("broker:9092", {T0: 2, T1: 4, T2: 0}, timeout=0.05))
     (probe,) = probes
     assert set(probe.assigned) == {T0, T1} and probe.stopped
     assert all(T0 not in tps for tps in probe.fetched[1:])  # answered partitions are not fetched again
