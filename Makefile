@@ -1,7 +1,7 @@
 # ledgerstream: the two commands are `make run` and `make test`.
 PY := .venv/bin/python
 
-.PHONY: setup run lint test test-unit up down status logs bench
+.PHONY: setup run lint test test-long test-unit up down status logs bench
 
 setup:            ## install whatever is missing (Debian packages, .venv, Connect jars)
 	@bash dev/stack/setup.sh
@@ -12,8 +12,11 @@ run: setup        ## stack + worker + demo ledger; Ctrl-C stops what it started
 lint: setup       ## ruff (style, imports, bugbear, private access) and mypy, as configured in pyproject.toml
 	@status=0; $(PY) -m ruff check . || status=1; $(PY) -m mypy || status=1; exit $$status
 
-test: setup       ## the whole test suite: unit, then integration on a real local stack
-	@$(PY) -m pytest
+test: setup       ## the test suite: unit, then integration and e2e on a real local stack (all but the long tier)
+	@$(PY) -m pytest -m "not long"
+
+test-long: setup  ## the long tier: scale tests with a backlog of their own (hot keys: 200,000 postings)
+	@$(PY) -m pytest -m long
 
 test-unit: setup  ## unit tests only (no processes, no network)
 	@$(PY) -m pytest tests/unit

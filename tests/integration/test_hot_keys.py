@@ -30,7 +30,7 @@ from tests.support.ledger_sql import open_account, open_customer, post
 from tests.support.waiting import eventually
 from topics import PARTITIONS, TRANSACTION_CHANGES
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.long]
 
 HOT_TRANSACTIONS = 200_000
 HOT_BATCHES = 4                 # database transactions the hot account's postings come in
