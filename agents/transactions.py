@@ -6,13 +6,12 @@ import dataclasses
 from datetime import datetime, timezone
 
 from app import app
-from cdc.changes import Change, DecodeError
 from detection.rulebook import RuleBook, limited, windows_tag
 from detection.sequences import Txn
 from detection.withdrawals import evaluate_withdrawal
 from engine.batching import PartitionBatch
 from projections.alerts import add_alert, alert_row
-from projections.transactions import WITHDRAWAL, LedgerTransaction, transaction_from_change
+from projections.transactions import WITHDRAWAL, keyed_transaction
 from projections.turnover import count_turnover
 from settings import load_settings
 from tables.alerts import alerts_by_account
@@ -61,7 +60,7 @@ async def _fold(batch: PartitionBatch, book: RuleBook, sequences: SequenceRows) 
     rules = book.windows
     tag, untagged = windows_tag(book), windows_tag(book, first=True)
     retention_days = settings.turnover_retention_days
-    async for change, txn in decoded_changes(batch, _transaction, agent="fold_transactions"):
+    async for change, txn in decoded_changes(batch, keyed_transaction, agent="fold_transactions"):
         account = txn.account_id
         count_turnover(retained, day_rows, txn, retention_days=retention_days)
         record = batch.current_record
@@ -94,11 +93,3 @@ async def _fold(batch: PartitionBatch, book: RuleBook, sequences: SequenceRows) 
                 rows = add_alert(rows, alert_row(alert, sources=sources), keep=settings.alerts_kept_per_account)
                 await publish_alert(alert, change, sources=sources, cause_record=record)
             alert_rows[account] = rows
-
-
-def _transaction(change: Change) -> LedgerTransaction:
-    txn = transaction_from_change(change)
-    if change.key != txn.account_id:
-        # State lives in the key's partition; a record keyed otherwise would split it.
-        raise DecodeError(f"record key {change.key!r} is not the transaction's account {txn.account_id}")
-    return txn

@@ -29,12 +29,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .withdrawals import Alert
 
 __all__ = ["Txn", "FollowedBy", "FollowedByState", "OpenMatch", "Absence", "AbsenceState", "follow", "absence",
-           "MAX_OPEN", "MAX_MEMBERS", "MAX_RECENT"]
+           "fresh_state", "step", "MAX_OPEN", "MAX_MEMBERS", "MAX_RECENT"]
 
 #: Open a's held per account (the oldest is dropped without a verdict beyond it), members listed per
 #: match (the sum counts every member; the alert lists the first ones), THEN transactions held for a's
@@ -177,3 +177,28 @@ def absence(state: AbsenceState, t: Txn, rule: Absence, detected_at: datetime) -
         ))
     latest = t.created_at if state.latest is None else max(state.latest, t.created_at)
     return AbsenceState(t.txn_id, latest), alerts
+
+
+def fresh_state(rule: Union[FollowedBy, Absence]) -> Union[FollowedByState, AbsenceState]:
+    """The state of `rule` for an account it has seen nothing of."""
+    return FollowedByState() if isinstance(rule, FollowedBy) else AbsenceState()
+
+
+def step(states: Mapping[str, Any], t: Txn, rules: Sequence[Union[FollowedBy, Absence]], detected_at: datetime
+         ) -> Tuple[Dict[str, Any], List[Alert], bool]:
+    """Every rule's state after `t` (any transaction of one account; `states` by rule id, one for each rule),
+    their alerts, and whether any state changed."""
+    after: Dict[str, Any] = dict(states)
+    alerts: List[Alert] = []
+    changed = False
+    for rule in rules:
+        state = states[rule.rule]
+        new_state: Any
+        if isinstance(rule, FollowedBy):
+            new_state, found = follow(state, t, rule, detected_at)
+        else:
+            new_state, found = absence(state, t, rule, detected_at)
+        if new_state is not state:
+            after[rule.rule], changed = new_state, True
+        alerts.extend(found)
+    return after, alerts, changed

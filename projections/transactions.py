@@ -12,7 +12,7 @@ from detection.withdrawals import Withdrawal
 
 from .fields import exact_decimal, integer, text, timestamp
 
-__all__ = ["LedgerTransaction", "transaction_from_change", "DEPOSIT", "WITHDRAWAL"]
+__all__ = ["LedgerTransaction", "transaction_from_change", "keyed_transaction", "DEPOSIT", "WITHDRAWAL"]
 
 DEPOSIT = "deposit"
 WITHDRAWAL = "withdrawal"
@@ -53,3 +53,12 @@ def transaction_from_change(change: Change) -> LedgerTransaction:
         amount=amount,
         created_at=timestamp(row, "transactions", "created_at"),
     )
+
+
+def keyed_transaction(change: Change) -> LedgerTransaction:
+    """transaction_from_change of a record that must be keyed by the transaction's account."""
+    txn = transaction_from_change(change)
+    if change.key != txn.account_id:
+        # State lives in the key's partition; a record keyed otherwise would split it.
+        raise DecodeError(f"record key {change.key!r} is not the transaction's account {txn.account_id}")
+    return txn

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any, Dict, Mapping, MutableMapping, Optional, Sequence, Union
 
 from app import app
-from detection.sequences import Absence, AbsenceState, FollowedBy, FollowedByState, OpenMatch, Txn, absence, follow
+from detection.sequences import Absence, AbsenceState, FollowedBy, FollowedByState, OpenMatch, Txn, step
 from topics import PARTITIONS
 
 __all__ = ["sequence_state_by_account", "followed_by_from_row", "followed_by_to_row", "absence_from_row",
@@ -109,18 +109,8 @@ class SequenceRows:
     def step(self, t: Txn, detected_at: datetime) -> list:
         """Every followed-by and absence rule's alerts for `t` (any transaction of its account)."""
         entry = self._entry(t.account_id)
-        states = entry[1]
-        alerts: list = []
-        for rule in self.sequences:
-            state = states[rule.rule]
-            if isinstance(rule, FollowedBy):
-                after, found = follow(state, t, rule, detected_at)
-            else:
-                after, found = absence(state, t, rule, detected_at)
-            if after is not state:
-                states[rule.rule] = after
-                entry[3] = True
-            alerts.extend(found)
+        entry[1], alerts, changed = step(entry[1], t, self.sequences, detected_at)
+        entry[3] = entry[3] or changed
         return alerts
 
     def open_sources(self, account_id: int) -> Dict[int, Any]:

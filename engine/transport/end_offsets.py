@@ -36,7 +36,8 @@ async def true_end_offsets(bootstrap_servers, listed: Mapping[TopicPartition, Op
 
     Raises EndOffsetsUnknown when a partition to probe has no answer within `timeout` seconds.
     """
-    probe_tps = [tp for tp, end in listed.items() if end]
+    ends = {tp: end for tp, end in listed.items() if end}  # an empty partition needs no probe
+    probe_tps = list(ends)
     if not probe_tps:
         return dict(listed)
     probe = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None, enable_auto_commit=False,
@@ -45,7 +46,7 @@ async def true_end_offsets(bootstrap_servers, listed: Mapping[TopicPartition, Op
     try:
         probe.assign(probe_tps)
         for tp in probe_tps:
-            probe.seek(tp, listed[tp] - 1)
+            probe.seek(tp, ends[tp] - 1)
         seen: Dict[TopicPartition, int] = {}
         deadline = time.monotonic() + timeout
         while len(seen) < len(probe_tps) and time.monotonic() < deadline:

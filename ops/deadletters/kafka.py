@@ -8,16 +8,13 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Set
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
 from aiokafka.structs import TopicPartition
+
+from ops.broker_calls import BrokerError, guarded
 
 from .letters import DLQ_SUFFIX, DeadLetter, replay_headers
 
 __all__ = ["BrokerError", "Broker", "Sent"]
-
-
-class BrokerError(Exception):
-    """A problem the user can act on; its message is one sentence saying what to do."""
 
 
 @dataclass(frozen=True)
@@ -59,14 +56,7 @@ class Broker:
                 await client.stop()
 
     async def _guarded(self, awaitable):
-        try:
-            return await asyncio.wait_for(awaitable, self.timeout)
-        except (KafkaConnectionError, OSError, asyncio.TimeoutError):
-            raise BrokerError(f"Cannot reach the broker at {self.bootstrap}; start it (`make up`) or point "
-                              "KAFKA_BOOTSTRAP or --bootstrap at it.") from None
-        except KafkaError as exc:
-            raise BrokerError(f"The broker at {self.bootstrap} refused the request ({type(exc).__name__}); "
-                              "check that it runs and try again.") from None
+        return await guarded(awaitable, self.bootstrap, self.timeout)
 
     def dead_letter_topics(self) -> List[str]:
         return sorted(t for t in self._topics if t.endswith(DLQ_SUFFIX))

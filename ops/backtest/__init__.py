@@ -1,0 +1,1 @@
+"""`python -m ops.backtest`: run a rule catalogue over the transactions topic's history, apart from the workers."""
