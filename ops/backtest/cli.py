@@ -111,9 +111,9 @@ def _print(result: Result, out: TextIO, *, as_json: bool) -> None:
             "records": result.records, "transactions": result.transactions, "undecodable": result.undecodable,
             "live_undecodable": result.live_undecodable, "seconds": round(result.seconds, 3),
             "records_per_second": round(result.rate, 1),
-            "rules": {r.rule: {"version": r.version, "backtest": len(r.backtest), "live": len(r.live),
-                               "both": len(r.both), "only_backtest": sorted(r.only_backtest),
-                               "only_live": sorted(r.only_live)} for r in result.rules.values()},
+            "rules": {r.rule: {"version": r.version, "backtest": sorted(r.backtest), "live": sorted(r.live),
+                               "only_backtest": sorted(r.only_backtest), "only_live": sorted(r.only_live)}
+                      for r in result.rules.values()},
         }), file=out)
         return
     print(f"{'rule':<28} {'version':>7} {'backtest':>9} {'live':>7} {'both':>7} {'only backtest':>14} "
