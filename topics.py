@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "TopicSpec", "faust_topic", "PARTITIONS", "CUSTOMER_CHANGES", "ACCOUNT_CHANGES", "TRANSACTION_CHANGES",
-    "CDC_TOPICS", "ACCOUNT_EVENTS", "CUSTOMER_EVENTS", "DOMAIN_EVENT_TOPICS", "WITHDRAWAL_ALERTS", "BALANCE_LOW",
-    "CUSTOMER_ACCOUNT_UPDATES", "HEARTBEATS", "topic_name",
+    "CDC_TOPICS", "ACCOUNT_EVENTS", "CUSTOMER_EVENTS", "DOMAIN_EVENT_TOPICS", "WITHDRAWAL_ALERTS", "SHADOW_ALERTS",
+    "BALANCE_LOW", "CUSTOMER_ACCOUNT_UPDATES", "HEARTBEATS", "topic_name",
 ]
 
 #: Partitions of every topic. Tables, their changelogs and the CDC topics must agree so that
@@ -50,6 +50,8 @@ DOMAIN_EVENT_TOPICS = (ACCOUNT_EVENTS, CUSTOMER_EVENTS)
 
 # Derived events, Avro single-object encoded in the event envelope (schemas/), keyed by account id.
 WITHDRAWAL_ALERTS = TopicSpec("alerts.withdrawals", declared_by_worker=True)
+#: The alerts of shadow rules (detection/catalog.yaml, mode: shadow): never on the live topic or view.
+SHADOW_ALERTS = TopicSpec("alerts.shadow", declared_by_worker=True)
 BALANCE_LOW = TopicSpec("accounts.balance-low", declared_by_worker=True)
 
 # Account updates re-keyed by customer id, feeding the customer overview (JSON).

@@ -17,7 +17,7 @@ from cdc.changes import Change
 from detection.withdrawals import Alert
 from schemas.codec.envelope import encode_envelope, wrap
 from schemas.records import BalanceLowV2, SourcePosition, WithdrawalAlertV3
-from topics import BALANCE_LOW, WITHDRAWAL_ALERTS, faust_topic
+from topics import BALANCE_LOW, SHADOW_ALERTS, WITHDRAWAL_ALERTS, faust_topic
 
 from .provenance import trace_headers
 
@@ -28,6 +28,7 @@ SOURCE = "ledgerstream"
 _EVENT_IDS = uuid.UUID("6f1d3c1e-2f7a-4a8e-9a55-1d2b3c4d5e6f")
 
 withdrawal_alerts = faust_topic(app, WITHDRAWAL_ALERTS)
+shadow_alerts = faust_topic(app, SHADOW_ALERTS)
 balance_low = faust_topic(app, BALANCE_LOW)
 
 
@@ -41,19 +42,22 @@ def _correlation(change: Change) -> str:
 
 
 async def publish_alert(alert: Alert, cause: Change, *, sources: Sequence[SourcePosition] = (),
-                        cause_record: Optional[Any] = None) -> None:
-    """Send the alert; `sources` are the positions of its withdrawals, `cause_record` the trigger's record."""
+                        cause_record: Optional[Any] = None, shadow: bool = False) -> None:
+    """Send the alert; `sources` are the positions of its withdrawals, `cause_record` the trigger's record.
+
+    A shadow rule's alert (`shadow`) goes to alerts.shadow, with an event id of its own.
+    """
     payload = WithdrawalAlertV3(
         alert_id=alert.alert_id, rule=alert.rule, account_id=alert.account_id, trigger_txn_id=alert.trigger_txn_id,
         count=alert.count, total=str(alert.total), window_start=alert.window_start, window_end=alert.window_end,
         txn_ids=list(alert.txn_ids), detected_at=alert.detected_at, sources=list(sources),
         severity=alert.severity, rule_version=alert.rule_version,
     )
-    event_id = event_id_for(alert.alert_id)
+    event_id = event_id_for(f"shadow:{alert.alert_id}" if shadow else alert.alert_id)
     envelope = wrap(payload, "WithdrawalAlert", 3, source=SOURCE, partition_key=str(alert.account_id),
                     event_id=event_id, correlation_id=_correlation(cause), occurred_at=alert.window_end)
-    await _send(withdrawal_alerts, "WithdrawalAlert", key=str(alert.account_id).encode(),
-                value=encode_envelope(envelope),
+    await _send(shadow_alerts if shadow else withdrawal_alerts, "WithdrawalAlert",
+                key=str(alert.account_id).encode(), value=encode_envelope(envelope),
                 headers=trace_headers(event_id=str(event_id), cause=cause, cause_record=cause_record))
 
 

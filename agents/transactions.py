@@ -17,13 +17,15 @@ from settings import load_settings
 from tables.alerts import alerts_by_account
 from tables.rule_state import history_from_rows, history_to_rows, withdrawal_history_by_account
 from tables.sequence_state import SequenceRows, sequence_state_by_account
+from tables.shadow_state import shadow_rule_state_by_account
 from tables.turnover import turnover_by_account_day, turnover_days
 from topics import TRANSACTION_CHANGES, faust_topic
 
 from .decoding import decoded_changes
 from .provenance import as_source_position, source_of
 from .publishing import publish_alert
-from .rule_book import current_rule_book
+from .rule_book import current_rule_book, current_shadow_rules
+from .shadow_rules import run_shadow_rules
 
 __all__ = ["fold_transactions"]
 
@@ -37,7 +39,8 @@ async def fold_transactions(batch: PartitionBatch) -> None:
     Writes turnover_days and turnover_by_account_day (one row per account and day);
     withdrawal_history_by_account (the time and count window rules), sequence_state_by_account (the
     followed-by and absence rules, the output rate limits) and alerts_by_account, as the rule catalogue
-    declares (detection/catalog.yaml); sends each alert to alerts.withdrawals as it fires. Undecodable
+    declares (detection/catalog.yaml); sends each alert to alerts.withdrawals as it fires. Shadow rules, when
+    the catalogue has any, run beside them with shadow_rule_state_by_account and send to alerts.shadow only. Undecodable
     records go to ledger.public.transactions.dlq. A batch agent (engine/batching/): the rows it reads
     and writes are cached and reach the tables at the next flush.
     """
@@ -57,6 +60,8 @@ async def _fold(batch: PartitionBatch, book: RuleBook, sequences: SequenceRows) 
     day_rows = batch.rows(turnover_by_account_day)
     histories = batch.rows(withdrawal_history_by_account)
     alert_rows = batch.rows(alerts_by_account)
+    shadow = current_shadow_rules()
+    shadow_rows = batch.rows(shadow_rule_state_by_account) if shadow is not None else None
     rules = book.windows
     tag, untagged = windows_tag(book), windows_tag(book, first=True)
     retention_days = settings.turnover_retention_days
@@ -93,3 +98,5 @@ async def _fold(batch: PartitionBatch, book: RuleBook, sequences: SequenceRows) 
                 rows = add_alert(rows, alert_row(alert, sources=sources), keep=settings.alerts_kept_per_account)
                 await publish_alert(alert, change, sources=sources, cause_record=record)
             alert_rows[account] = rows
+        if shadow is not None:
+            await run_shadow_rules(shadow, shadow_rows, txn, change, record, source)

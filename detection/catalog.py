@@ -25,7 +25,9 @@ SEVERITIES = ("low", "medium", "high", "critical")
 TRANSACTION_KINDS = ("withdrawal", "deposit", "any")
 _ID = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
-_RULE_FIELDS = ("id", "version", "kind", "severity", "filter", "parameters", "output")
+_RULE_FIELDS = ("id", "version", "kind", "severity", "filter", "parameters", "output", "mode")
+#: A rule runs live (its alerts go to the live topic and view) or in shadow (beside it, to alerts.shadow only).
+MODES = ("live", "shadow")
 
 
 class CatalogError(ValueError):
@@ -104,6 +106,8 @@ class RuleSpec:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     #: Output rate limiting: the first alert per account, then none for this long (None: off).
     first_every: Optional[timedelta] = None
+    #: "live", or "shadow": evaluated beside the live rules with state of its own, alerts to alerts.shadow only.
+    mode: str = "live"
 
     def history_needed(self) -> Tuple[str, Any]:
         """The parameter that says how much history the rule's state keeps, and its value ('', None: none)."""
@@ -114,8 +118,15 @@ class RuleSpec:
 
 @dataclass(frozen=True)
 class Catalog:
+    """The live rules (`rules`: what every consumer of the catalogue runs) and the shadow ones apart."""
+
     rules: Tuple[RuleSpec, ...]
     source: str = str(DEFAULT_CATALOG)
+    shadow_rules: Tuple[RuleSpec, ...] = ()
+
+    def shadow(self) -> Optional["Catalog"]:
+        """The shadow rules as a catalogue of their own (None when there are none)."""
+        return Catalog(self.shadow_rules, self.source) if self.shadow_rules else None
 
     def rule(self, rule_id: str) -> RuleSpec:
         return next(r for r in self.rules if r.id == rule_id)
@@ -156,8 +167,17 @@ def parse_catalog(text: str, source: str = "catalog") -> Catalog:
     if unknown:
         raise CatalogError(f"{source} has unknown top-level field {unknown[0]!r}; only `rules:` is read.")
     rules = tuple(_rule(source, index, entry) for index, entry in enumerate(data["rules"], start=1))
-    _check_together(source, rules)
-    return Catalog(rules, source)
+    live = tuple(r for r in rules if r.mode == "live")
+    shadow = tuple(r for r in rules if r.mode == "shadow")
+    # Each set runs on its own (its own withdrawal history and state), so each is checked as a catalogue.
+    _check_together(source, live)
+    _check_together(f"{source} (shadow rules)", shadow)
+    for rule in shadow:
+        twin = next((r for r in live if r.id == rule.id), None)
+        if twin is not None and twin.version == rule.version:
+            raise CatalogError(f"{source}: rule {rule.id} runs live and in shadow at version {rule.version}; give the "
+                               f"shadow another version (e.g. {rule.version + 1}) so their alerts say which is which.")
+    return Catalog(live, source, shadow)
 
 
 def read_catalog(path: Optional[str] = None) -> Catalog:
@@ -214,7 +234,7 @@ def _rule(source: str, index: int, entry: Any) -> RuleSpec:
             raise CatalogError(f"{where} has unknown field {name!r}; the fields are {', '.join(_RULE_FIELDS)}.")
     for name in ("version", "kind", "severity", "filter", "parameters"):
         if name not in entry:
-            raise CatalogError(f"{where} has no {name}; every rule declares {', '.join(_RULE_FIELDS[:-1])}.")
+            raise CatalogError(f"{where} has no {name}; every rule declares {', '.join(_RULE_FIELDS[:-2])}.")
     version = entry["version"]
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= 1_000_000:
         raise CatalogError(f"{where}: version is {version!r}; give a whole number from 1 to 1000000.")
@@ -229,7 +249,13 @@ def _rule(source: str, index: int, entry: Any) -> RuleSpec:
         raise CatalogError(f"{where}: filter.kind is {rule_filter.kind!r}; {_a(kind)} rule looks at withdrawals, "
                            f"so give withdrawal.")
     parameters = _parameters(where, kind, entry["parameters"])
-    return RuleSpec(rule_id, version, kind, severity, rule_filter, parameters, _output(where, entry.get("output")))
+    mode = entry.get("mode", "live")
+    if mode not in MODES:
+        raise CatalogError(f"{where}: mode is {mode!r}; give live or shadow, or leave mode out (live).")
+    if mode == "shadow":
+        where = f"{where} (shadow)"
+    return RuleSpec(rule_id, version, kind, severity, rule_filter, parameters, _output(where, entry.get("output")),
+                    mode)
 
 
 def _a(kind: str) -> str:

@@ -3,6 +3,8 @@ output rate limiting, and the start check of a changed catalogue against the sta
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -13,7 +15,7 @@ from .rate_limit import first_every
 from .sequences import Absence, FollowedBy
 from .withdrawals import Alert, RuleSettings
 
-__all__ = ["RuleBook", "rule_book", "check_change", "manifest_of", "limited", "windows_tag"]
+__all__ = ["RuleBook", "rule_book", "check_change", "manifest_of", "fingerprint", "limited", "windows_tag"]
 
 Sequence_ = Union[FollowedBy, Absence]
 
@@ -91,6 +93,12 @@ def manifest_of(catalog: Catalog) -> Dict[str, Any]:
     return {spec.id: {"version": spec.version, "kind": spec.kind, "min_amount": str(spec.filter.min_amount),
                       **{name: _plain(spec.parameters[name]) for name in _HISTORY.get(spec.kind, ())}}
             for spec in catalog.rules}
+
+
+def fingerprint(catalog: Catalog) -> str:
+    """A short name for what the rules' state depends on (manifest_of): state built under another starts fresh."""
+    text = json.dumps(manifest_of(catalog), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def check_change(before: Mapping[str, Any], catalog: Catalog) -> None:
