@@ -14,24 +14,18 @@ import asyncio
 import json
 import sys
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Optional, Sequence, TextIO
 
 from detection.catalog import CatalogError, read_catalog
 from detection.rulebook import rule_book
+from ops.alert_diff import diffs_json, print_diffs
 from ops.broker_calls import BrokerError
+from ops.cli_times import UsageError, option_time
 
 from .run import Progress, Result, backtest
 
-__all__ = ["main", "since_time"]
-
-#: Alert ids listed per rule and side in the text report (--json lists them all).
-SHOWN = 10
-
-
-class UsageError(Exception):
-    """A command line that cannot be carried out; the message says what to do instead."""
-
+__all__ = ["main"]
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -65,7 +59,7 @@ def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err:
                                  f"{', '.join(r.id for r in catalog.rules)}.")
             catalog = replace(catalog, rules=tuple(r for r in catalog.rules if r.id in args.rule))
         book = rule_book(catalog, timedelta(seconds=settings.rule_lateness_seconds))
-        since = since_time(args.since)
+        since = option_time(args.since, "--since")
         progress = None if args.quiet else _progress_printer(err)
         result = asyncio.run(backtest(args.bootstrap or settings.kafka_bootstrap, book, since=since,
                                       progress=progress))
@@ -77,17 +71,6 @@ def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err:
         return 2
     _print(result, out, as_json=args.json)
     return 0
-
-
-def since_time(text: Optional[str]) -> Optional[datetime]:
-    """--since's ISO 8601 time; one without an offset is UTC."""
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--since takes an ISO 8601 time like 2026-03-01T00:00Z, not {text!r}.") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _progress_printer(err: TextIO) -> Progress:
@@ -110,23 +93,10 @@ def _print(result: Result, out: TextIO, *, as_json: bool) -> None:
         print(json.dumps({
             "records": result.records, "transactions": result.transactions, "undecodable": result.undecodable,
             "live_undecodable": result.live_undecodable, "seconds": round(result.seconds, 3),
-            "records_per_second": round(result.rate, 1),
-            "rules": {r.rule: {"version": r.version, "backtest": sorted(r.backtest), "live": sorted(r.live),
-                               "only_backtest": sorted(r.only_backtest), "only_live": sorted(r.only_live)}
-                      for r in result.rules.values()},
+            "records_per_second": round(result.rate, 1), "rules": diffs_json(result.rules.values(), "backtest"),
         }), file=out)
         return
-    print(f"{'rule':<28} {'version':>7} {'backtest':>9} {'live':>7} {'both':>7} {'only backtest':>14} "
-          f"{'only live':>10}", file=out)
-    for r in result.rules.values():
-        print(f"{r.rule:<28} {r.version:>7} {len(r.backtest):>9} {len(r.live):>7} {len(r.both):>7} "
-              f"{len(r.only_backtest):>14} {len(r.only_live):>10}", file=out)
-    for r in result.rules.values():
-        for side, ids in (("only in the backtest", r.only_backtest), ("only live", r.only_live)):
-            if ids:
-                shown = sorted(ids)[:SHOWN]
-                more = f" and {len(ids) - SHOWN} more" if len(ids) > SHOWN else ""
-                print(f"{r.rule}: {side}: {', '.join(shown)}{more}", file=out)
+    print_diffs(result.rules.values(), "backtest", out)
     skipped = f", {result.undecodable} undecodable skipped" if result.undecodable else ""
     print(f"replayed {result.transactions:,} transactions of {result.records:,} records{skipped} in "
           f"{result.seconds:.1f} s ({result.rate:,.0f} records/s)", file=out)

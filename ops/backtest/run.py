@@ -4,52 +4,29 @@ the live ones on alerts.withdrawals for the same transactions."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Dict, Iterable, Optional, Set
+from typing import Callable, Dict, Optional, Set
 
 from cdc.changes import DecodeError, Tombstone
 from cdc.decode import decode_change
 from detection.rulebook import RuleBook
+from ops.alert_diff import AlertDiff, read_alerts
+from ops.topic_reader import TopicReader
 from projections.transactions import keyed_transaction
-from schemas.codec.envelope import decode_envelope
-from schemas.codec.errors import AvroDecodeError
 from topics import TRANSACTION_CHANGES, WITHDRAWAL_ALERTS
 
-from .kafka import TopicReader
 from .replay import Replay
 
-__all__ = ["RuleResult", "Result", "backtest", "Progress"]
+__all__ = ["Result", "backtest", "Progress"]
 
 #: Told after each batch: (records read, records in all, seconds since the start).
 Progress = Callable[[int, int, float], None]
 
 
 @dataclass
-class RuleResult:
-    """One rule's alert ids: raised by the backtest, and live ones on the same transactions."""
-
-    rule: str
-    version: int
-    backtest: Set[str] = field(default_factory=set)
-    live: Set[str] = field(default_factory=set)
-
-    @property
-    def both(self) -> Set[str]:
-        return self.backtest & self.live
-
-    @property
-    def only_backtest(self) -> Set[str]:
-        return self.backtest - self.live
-
-    @property
-    def only_live(self) -> Set[str]:
-        return self.live - self.backtest
-
-
-@dataclass
 class Result:
-    rules: Dict[str, RuleResult]
+    rules: Dict[str, AlertDiff]
     records: int = 0          # records read off the transactions topic
     transactions: int = 0     # of them, transactions replayed (at or after `since`)
     undecodable: int = 0      # records skipped: no transaction could be read (the worker dead-letters them)
@@ -70,7 +47,7 @@ async def backtest(bootstrap: str, book: RuleBook, *, since: Optional[datetime] 
     there, so an alert whose window reaches back past `since` can be missing). Live alerts count when
     their rule is in `book` and their trigger transaction was replayed.
     """
-    result = Result({rule_id: RuleResult(rule_id, spec.version) for rule_id, spec in book.specs.items()})
+    result = Result({rule_id: AlertDiff(rule_id, spec.version) for rule_id, spec in book.specs.items()})
     replay = Replay(book)
     replayed: Set[int] = set()
     # detected_at is when an alert was raised; a backtest's alerts are compared by id, never by it.
@@ -92,7 +69,7 @@ async def backtest(bootstrap: str, book: RuleBook, *, since: Optional[datetime] 
                 continue
             replayed.add(txn.txn_id)
             for alert in replay.feed(txn, now):
-                result.rules[alert.rule].backtest.add(alert.alert_id)
+                result.rules[alert.rule].tried.add(alert.alert_id)
         if progress is not None:
             progress(reader.done, reader.total, time.monotonic() - started)
     result.transactions = replay.transactions
@@ -101,16 +78,9 @@ async def backtest(bootstrap: str, book: RuleBook, *, since: Optional[datetime] 
     return result
 
 
-async def _live_alerts(bootstrap: str, result: Result, replayed: Iterable[int], timeout: float) -> None:
-    reader = TopicReader(bootstrap, WITHDRAWAL_ALERTS.name, timeout=timeout, missing_ok=True)
-    replayed = set(replayed)
-    async for batch in reader.batches():
-        for record in batch:
-            try:
-                payload = decode_envelope(record.value).payload
-            except AvroDecodeError:
-                result.live_undecodable += 1
-                continue
-            rule = result.rules.get(str(getattr(payload, "rule", "")))
-            if rule is not None and payload.trigger_txn_id in replayed:
-                rule.live.add(payload.alert_id)
+async def _live_alerts(bootstrap: str, result: Result, replayed: Set[int], timeout: float) -> None:
+    payloads, result.live_undecodable = await read_alerts(bootstrap, WITHDRAWAL_ALERTS.name, timeout=timeout)
+    for payload in payloads:
+        rule = result.rules.get(payload.rule)
+        if rule is not None and payload.trigger_txn_id in replayed:
+            rule.live.add(payload.alert_id)

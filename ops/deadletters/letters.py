@@ -50,7 +50,7 @@ _PROTECTED_SUFFIXES = {"-changelog": "a table's changelog", "-repartition": "a r
                        DLQ_SUFFIX: "a dead-letter topic"}
 _CONNECT_WORDS = ("connect-configs", "connect-offsets", "connect-status")
 #: Derived events the worker writes (topics.py): a replayed record there would be a forged alert.
-_DERIVED_TOPICS = ("alerts.withdrawals", "accounts.balance-low")
+_DERIVED_TOPICS = ("alerts.withdrawals", "alerts.shadow", "accounts.balance-low")
 
 
 def protected_topic_reason(topic: str, app_id: str = "ledgerstream") -> Optional[str]:

@@ -16,8 +16,9 @@ import pytest
 
 from detection.catalog import DEFAULT_CATALOG, read_catalog
 from detection.rulebook import rule_book
-from ops.backtest.cli import main, since_time
+from ops.backtest.cli import main
 from ops.backtest.replay import Replay
+from ops.cli_times import option_time
 from projections.transactions import LedgerTransaction
 from tests.support import oracle
 
@@ -132,4 +133,4 @@ def test_a_broker_that_is_not_there_is_one_sentence_saying_what_to_do():
 
 @pytest.mark.parametrize("text", ["2026-03-01T00:00Z", "2026-03-01T00:00:00+00:00", "2026-03-01"])
 def test_times_are_read_as_utc_unless_they_say_otherwise(text):
-    assert since_time(text) == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert option_time(text, "--since") == datetime(2026, 3, 1, tzinfo=timezone.utc)

@@ -175,7 +175,7 @@ from ops.deadletters.letters import foreign_source_reason, printable, protected_
 
 
 @pytest.mark.parametrize("topic", ["ledgerstream-accounts-changelog", "ledgerstream-customer-account-updates",
-                                   "alerts.withdrawals", "accounts.balance-low", "_connect-offsets",
+                                   "alerts.withdrawals", "alerts.shadow", "accounts.balance-low", "_connect-offsets",
                                    "ledgerstream-connect-configs", "__consumer_offsets", "x-repartition", "y.dlq"])
 def test_topics_the_worker_or_connect_own_are_protected(topic):
     assert protected_topic_reason(topic) is not None

@@ -1,5 +1,5 @@
 """Reading a topic from its start to where it ended when the reading began: no consumer group, nothing
-committed, so a backtest never moves a worker's offsets or shares their partitions."""
+committed, so a command that reads (a backtest, a shadow report) never moves a worker's offsets or partitions."""
 
 from __future__ import annotations
 

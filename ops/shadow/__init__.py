@@ -1,0 +1,1 @@
+"""`python -m ops.shadow`: the shadow rules' alerts against the live ones, per rule, over a period."""
