@@ -14,11 +14,11 @@ import sys
 from typing import Optional, Sequence, TextIO
 
 from detection.catalog import CatalogError, read_catalog
-from ops.alert_diff import diffs_json, print_diffs
+from ops.alert_diff import print_diffs
 from ops.broker_calls import BrokerError
 from ops.cli_times import UsageError, option_time
 
-from .report import ShadowReport, shadow_report
+from .report import ShadowReport, report_json, shadow_report
 
 __all__ = ["main"]
 
@@ -72,13 +72,10 @@ def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err:
 
 
 def _print(report: ShadowReport, out: TextIO, *, as_json: bool) -> None:
-    starts = {rule: None if start is None else start.isoformat() for rule, start in report.starts.items()}
     if as_json:
-        print(json.dumps({"rules": diffs_json(report.rules.values(), "shadow"), "since": starts,
-                          "until": None if report.until is None else report.until.isoformat(),
-                          "undecodable": report.undecodable}), file=out)
+        print(json.dumps(report_json(report)), file=out)
         return
     print_diffs(report.rules.values(), "shadow", out)
-    for rule, start in starts.items():
-        print(f"{rule}: " + (f"compared from {start}" if start else
+    for rule, start in report.starts.items():
+        print(f"{rule}: " + (f"compared from {start.isoformat()}" if start else
                              "no shadow alert yet; give --since to compare the live alerts from a time"), file=out)

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any, Dict, Optional, Sequence
 
 from detection.catalog import RuleSpec
-from ops.alert_diff import AlertDiff, read_alerts
+from ops.alert_diff import AlertDiff, diffs_json, read_alerts
 from topics import SHADOW_ALERTS, WITHDRAWAL_ALERTS
 
-__all__ = ["ShadowReport", "shadow_report", "compare"]
+__all__ = ["ShadowReport", "shadow_report", "compare", "report_json"]
 
 
 @dataclass
@@ -55,3 +55,11 @@ def compare(shadow: Sequence[Any], live: Sequence[Any], rules: Sequence[RuleSpec
         diff.tried = {a.alert_id for a in mine if in_period(a)}
         diff.live = {a.alert_id for a in live if a.rule == spec.id and in_period(a)}
     return report
+
+
+def report_json(report: ShadowReport) -> Dict[str, Any]:
+    """The report as `--json` prints it and GET /rules/shadow answers it."""
+    return {"rules": diffs_json(report.rules.values(), "shadow"),
+            "since": {rule: None if start is None else start.isoformat() for rule, start in report.starts.items()},
+            "until": None if report.until is None else report.until.isoformat(),
+            "undecodable": report.undecodable}

@@ -1,7 +1,7 @@
-"""Trying a changed threshold on the real stack, both ways, against the oracle: a shadow version running in the
-worker beside the live rule (alerts.shadow, `python -m ops.shadow`), and a backtest of it over the transactions
-topic (`python -m ops.backtest`). Each reports exactly the alerts the lower count adds, and the live pipeline
-(topic and view) stays as the live rule alone makes it."""
+"""Trying a changed threshold on the real stack, both ways, against the oracle: a shadow version running in
+the worker beside the live rule (alerts.shadow; `python -m ops.shadow` and GET /rules/shadow report it), and a
+backtest of it over the transactions topic (`python -m ops.backtest`). Each reports exactly the alerts the
+lower count adds, and the live pipeline (topic and view) stays as the live rule alone makes it."""
 
 from __future__ import annotations
 
@@ -94,6 +94,12 @@ def test_a_shadow_run_and_a_backtest_of_a_lower_count_report_the_alerts_the_orac
     assert rule["version"] == 2
     assert of_account(rule["shadow"]) == tried_ids and of_account(rule["live"]) == live_ids
     assert of_account(rule["only_shadow"]) == tried_ids - live_ids and of_account(rule["only_live"]) == set()
+    # The worker's view answers the same report.
+    status, body = get_json(f"{worker.url}/rules/shadow?rule={oracle.RAPID}")
+    assert status == 200, body
+    served = body["rules"][oracle.RAPID]
+    assert {k: of_account(v) for k, v in served.items() if k != "version"} == \
+        {k: of_account(v) for k, v in rule.items() if k != "version"}
 
     # The backtest of the same change, from T0 on: the same difference, and nothing live moved.
     run = cli(stack_env, "ops.backtest", "--catalog", str(lower_count), "--rule", oracle.RAPID,

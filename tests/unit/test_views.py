@@ -24,7 +24,7 @@ from topics import ACCOUNT_CHANGES, CUSTOMER_CHANGES, TRANSACTION_CHANGES
 from views.peer_auth import sign
 from views.routing import ROUTED_HEADER
 
-VIEW_MODULES = ("views.accounts", "views.alerts", "views.customers", "views.turnover")
+VIEW_MODULES = ("views.accounts", "views.alerts", "views.customers", "views.turnover", "views.shadow")
 BAD_IDS = ["-1", "0", "abc", "1.5", "1e3", "99999999999999999999", "9223372036854775808", "1;DROP TABLE accounts",
            "1' OR '1'='1", "١٢", " 1"]
 ID_PATHS = [("/accounts/{}", "account_id"), ("/accounts/{}/turnover", "account_id"), ("/alerts/{}", "account_id"),
@@ -254,3 +254,35 @@ def test_as_of_serves_the_account_from_its_history(driver, changes, get):
 def test_a_bad_as_of_is_a_400_naming_it(get, query, parameter):
     status, body = get(f"/accounts/6?{query}")
     assert status == 400 and f"`{parameter}`" in body["error"]
+
+
+def test_the_shadow_report_of_a_worker_without_shadow_rules_is_a_404_saying_how_to_run_one(get, monkeypatch):
+    from agents import rule_book
+
+    monkeypatch.setattr(rule_book, "_book", None)
+    monkeypatch.setattr(rule_book, "_shadow", None)
+    status, body = get("/rules/shadow")
+    assert status == 404 and "mode: shadow" in body["error"]
+
+
+@pytest.mark.parametrize("query, parameter", [
+    ("rule=dormant-reactivation", "rule"), ("since=yesterday", "since"), ("until=2026-13-01", "until"),
+    ("since=2026-03-02&until=2026-03-01", "until"), ("window=1h", "window")])
+def test_the_shadow_reports_parameters_are_checked_before_any_topic_is_read(get, monkeypatch, query, parameter):
+    from agents import rule_book
+    from detection.catalog import DEFAULT_CATALOG, parse_catalog
+
+    catalog = parse_catalog(DEFAULT_CATALOG.read_text(encoding="utf-8") + """
+  - id: rapid-large-withdrawals
+    version: 2
+    mode: shadow
+    kind: time-window
+    severity: medium
+    filter: {kind: withdrawal, min_amount: "200.00"}
+    parameters: {window: 10m, count: 2}
+""", "catalog")
+    monkeypatch.setattr(rule_book, "_book", None)
+    monkeypatch.setattr(rule_book, "_shadow", None)
+    monkeypatch.setattr(rule_book, "loaded_catalog", lambda path=None: catalog)
+    status, body = get(f"/rules/shadow?{query}")
+    assert status == 400 and body.get("parameter") == parameter, body
