@@ -20,6 +20,9 @@ Read and written (through the functions here, which are the only code that touch
 
 - `faust.web.drivers.aiohttp.Web._runner`: the aiohttp runner Faust made, replaced before it starts
   by one whose connections answer parser errors as JSON (engine/web_errors.py).
+- `faust.transport.producer.ProducerBuffer.pending._getters` (asyncio.Queue's waiting getters): read to
+  know that the buffer's sending task is idle, not in the middle of handing a record to the client
+  (engine/transport/kafka.py drains the buffer before every commit).
 
 Overridden (engine/transport/kafka.py, engine/batching/consumer.py, engine/startup.py, engine/app.py):
 `Consumer._wait_next_records`, `Consumer.on_partitions_revoked`, `Consumer.on_stop`,
@@ -55,7 +58,7 @@ __all__ = [
     "BatchConsumer", "Override", "OVERRIDES", "active_partitions", "read_offset", "set_read_offset",
     "to_message", "committed_offset", "acknowledge", "commit_if_due", "mark_stream_inbound",
     "current_event_of", "set_fetch_max_wait", "refresh_metadata", "set_web_runner", "copartitioned_clients",
-    "copartitioned_assignor",
+    "copartitioned_assignor", "producer_buffer_idle",
 ]
 
 
@@ -218,3 +221,13 @@ def set_web_runner(web: Any, runner: Any) -> None:
     """Replace the aiohttp runner of Faust's web server (App.on_webserver_init: before it starts)."""
     assert hasattr(web, "_runner"), "Faust's aiohttp Web has no _runner any more"
     web._runner = runner
+
+
+# --------------------------------------------------------------------------- the producer
+
+
+def producer_buffer_idle(buffer: Any) -> bool:
+    """Whether Faust's producer buffer has handed every record to the client: none queued, and its sending
+    task waiting for the next one (not in the middle of handing one over)."""
+    pending = buffer.pending
+    return pending.qsize() == 0 and bool(pending._getters)

@@ -255,3 +255,7 @@ class BatchAgents:
             await self._events_delivered()
         for state in states:
             self._flush(consumer, state)
+        if states:
+            # The rows' changelog records on the broker before the partition is handed over: its next
+            # owner recovers from the changelog, and should find them there.
+            await self.app.producer.flush()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import List, Mapping
 
 from aiokafka import AIOKafkaConsumer
@@ -13,17 +14,46 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from engine.batching.consumer import BatchingConsumerMixin
-from engine.faust_internals import set_fetch_max_wait
+from engine.faust_internals import producer_buffer_idle, set_fetch_max_wait
 from engine.limits import Refusal
 
 from .end_offsets import EndOffsetsUnknown, true_end_offsets
 
-__all__ = ["Transport"]
+__all__ = ["Transport", "ProducerStalled", "drain_producer_buffer"]
 
 log = logging.getLogger(__name__)
 
 #: Probes of the true end offsets before a recovery gives up (and the worker stops, to be restarted).
 HIGHWATER_PROBES = 3
+#: Seconds Faust's producer buffer may hand no record to the client before a flush gives up (and with it the
+#: commit it precedes: the worker stops, to be restarted, rather than commit past unsent changelog records).
+BUFFER_STALL_S = 120.0
+
+
+class ProducerStalled(RuntimeError):
+    """Faust's producer buffer handed no record to the client for BUFFER_STALL_S seconds."""
+
+
+async def drain_producer_buffer(buffer, *, stall_s: float = BUFFER_STALL_S) -> None:
+    """Wait until Faust's producer buffer has handed every record to the client (aiokafka's producer).
+
+    Faust's own `ProducerBuffer.flush` returns as soon as no record leaves the buffer for 0.1 s, with
+    records still in it. A commit flushes the producer first, so on a busy machine offsets could be
+    committed while the changelog records of the rows they cover were still in the buffer; a worker
+    killed then left its successor rows older than the committed offsets, and the difference was never
+    counted (turnover days short after kills, in the crash and failover tests).
+    """
+    last_size, since = None, time.monotonic()
+    while not producer_buffer_idle(buffer):
+        size = buffer.size
+        if size != last_size:
+            last_size, since = size, time.monotonic()
+        elif time.monotonic() - since > stall_s:
+            raise ProducerStalled(f"the producer buffer sent nothing for {stall_s:.0f} s with {size} record(s) in it")
+        if size:
+            await buffer.flush()  # back after one record is handed over, or after 0.1 s without one
+        else:
+            await asyncio.sleep(0.001)  # the last record is being handed over
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -58,6 +88,12 @@ class _Consumer(BatchingConsumerMixin, faust_aiokafka.Consumer):
 
 
 class _Producer(faust_aiokafka.Producer):
+    async def flush(self) -> None:
+        """As Faust's, but the buffer is drained completely first (drain_producer_buffer says why)."""
+        if not self.app.conf.producer_threaded:
+            await drain_producer_buffer(self.buffer)
+        await super().flush()
+
     async def send(self, topic, key, value, partition, timestamp, headers, *, transactional_id=None):
         """As Faust's, but a record over the producer's size limit fails alone instead of crashing the worker.
 
