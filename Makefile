@@ -15,7 +15,7 @@ lint: setup       ## ruff (style, imports, bugbear, private access) and mypy, as
 test: setup       ## the test suite: unit, then integration and e2e on a real local stack (all but the long tier)
 	@$(PY) -m pytest -m "not long"
 
-test-long: setup  ## the long tier: scale tests with a backlog of their own (hot keys: 200,000 postings)
+test-long: setup  ## the long tier: the hot-key scale test (200,000 postings), then the crash and failover kill tests
 	@$(PY) -m pytest -m long
 
 test-unit: setup  ## unit tests only (no processes, no network)

@@ -37,7 +37,7 @@ from tests.support.ledger_load import LoadPlan, LoadRunner
 from tests.support.ledger_sql import open_account
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 ACCOUNTS = 200
 POSTINGS = 20_000

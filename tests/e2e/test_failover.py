@@ -42,7 +42,7 @@ from tests.support.ledger_load import LoadPlan, LoadRunner
 from tests.support.ledger_sql import open_account
 from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.long]
 
 WORKERS = 3
 ACCOUNTS = 120
