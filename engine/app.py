@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import faust
@@ -14,6 +15,7 @@ from engine.batching.agents import BatchHandler
 from engine.limits import ROW_LIMIT_BYTES
 from engine.positions import SourcePositions
 from engine.startup import BrokerProbe, LedgerBootStrategy
+from engine.state_guard import StateGuard
 from engine.telemetry.metrics import Metrics, NullMetrics
 
 __all__ = ["EngineApp"]
@@ -52,6 +54,16 @@ class EngineApp(faust.App):
             self.batch_agents.register(topic, handler)
             return handler
         return register
+
+    @cached_property
+    def state_guard(self) -> StateGuard:
+        """Whether the local tables may hold writes their changelogs lack (engine/state_guard.py)."""
+        return StateGuard(Path(self.conf.datadir))
+
+    async def on_first_start(self) -> None:
+        # Before the tables open: local state a kill left ahead of its changelogs is not trusted.
+        self.state_guard.discard_if_unclean(Path(self.conf.tabledir))
+        await super().on_first_start()
 
     async def on_start(self) -> None:
         await super().on_start()

@@ -217,6 +217,10 @@ class BatchAgents:
                 # The first flush's time includes waiting for the events sent before it.
                 acked += self._flush(consumer, state, began=began)
                 began = None
+            if due:
+                # The rows' changelog records delivered now, not at the next commit: until then a kill
+                # leaves local rows the changelogs lack, which the next start discards (engine/state_guard.py).
+                await self.app.producer.flush()
         if acked:
             await internals.commit_if_due(consumer)
         return acked
@@ -224,6 +228,9 @@ class BatchAgents:
     def _flush(self, consumer: BatchConsumer, state: PartitionState, *, began: Optional[float] = None) -> int:
         acked = 0
         began = time.perf_counter() if began is None else began
+        guard = getattr(self.app, "state_guard", None)
+        if guard is not None:
+            guard.before_write()
         offsets = state.write_back(row_limit=self.row_limit, refuse=self.refused.refuse)
         self.metrics.flushed(state.partition, time.perf_counter() - began, state.written)
         for tp, done in offsets.items():

@@ -89,10 +89,15 @@ class _Consumer(BatchingConsumerMixin, faust_aiokafka.Consumer):
 
 class _Producer(faust_aiokafka.Producer):
     async def flush(self) -> None:
-        """As Faust's, but the buffer is drained completely first (drain_producer_buffer says why)."""
+        """As Faust's, but the buffer is drained completely first (drain_producer_buffer says why); then the
+        state guard learns that every table write made before it is on the changelogs (engine/state_guard.py)."""
+        guard = getattr(self.app, "state_guard", None)
+        writes = guard.writes if guard is not None else 0
         if not self.app.conf.producer_threaded:
             await drain_producer_buffer(self.buffer)
         await super().flush()
+        if guard is not None:
+            guard.delivered(writes)
 
     async def send(self, topic, key, value, partition, timestamp, headers, *, transactional_id=None):
         """As Faust's, but a record over the producer's size limit fails alone instead of crashing the worker.

@@ -276,7 +276,7 @@ def test_latest_reads_the_cache_first_then_the_table(agents):
     assert agents.latest(table, 1) == "changed" and agents.latest(table, 2) is None
 
 
-def test_sent_events_are_delivered_before_rows_reach_the_tables(agents):
+def test_sent_events_are_delivered_before_rows_reach_the_tables_and_their_changelogs_right_after(agents):
     table = FakeTable()
     order = []
 
@@ -293,7 +293,8 @@ def test_sent_events_are_delivered_before_rows_reach_the_tables(agents):
     consumer = FakeConsumer(agents.app, active={TP0})
     _deliver(agents, consumer, [_record(0)])
     asyncio.run(agents.flush_due(consumer, force=True))
-    assert order == [("events delivered", [])] and table.writes == [(1, "x", 0)]
+    assert order == [("events delivered", []), ("events delivered", [(1, "x", 0)])]
+    assert table.writes == [(1, "x", 0)]
 
 
 def test_the_fake_consumer_has_every_member_batch_agents_use(agents):
