@@ -227,7 +227,8 @@ def set_web_runner(web: Any, runner: Any) -> None:
 
 
 def producer_buffer_idle(buffer: Any) -> bool:
-    """Whether Faust's producer buffer has handed every record to the client: none queued, and its sending
-    task waiting for the next one (not in the middle of handing one over)."""
+    """Whether Faust's producer buffer has nothing left to hand to the client: none queued, and its sending
+    task waiting for the next one (not in the middle of handing one over), or not running at all (a worker
+    stopping before its producer started, e.g. while it waits for its broker)."""
     pending = buffer.pending
-    return pending.qsize() == 0 and bool(pending._getters)
+    return pending.qsize() == 0 and (bool(pending._getters) or buffer.state != "running")

@@ -94,3 +94,11 @@ def test_a_buffer_that_sends_nothing_stops_the_drain_instead_of_letting_a_commit
             await buffer.stop()
 
     run(go())
+
+
+def test_a_buffer_that_never_started_drains_at_once():
+    async def go():
+        buffer = slow_buffer([])  # a worker stopping before its producer started (waiting for its broker)
+        await asyncio.wait_for(drain_producer_buffer(buffer, stall_s=10), timeout=1)
+
+    run(go())
