@@ -12,10 +12,12 @@ from schemas.codec.errors import AvroDecodeError
 
 from .topic_reader import TopicReader
 
-__all__ = ["AlertDiff", "read_alerts", "print_diffs", "diffs_json"]
+__all__ = ["AlertDiff", "read_alerts", "alert_payloads", "print_diffs", "diffs_json"]
 
 #: Alert ids listed per rule and side in the text report (--json lists them all).
 SHOWN = 10
+#: The event type of an alert in its envelope (agents/publishing.py).
+ALERT_EVENT = "WithdrawalAlert"
 
 
 @dataclass
@@ -41,15 +43,31 @@ class AlertDiff:
 
 
 async def read_alerts(bootstrap: str, topic: str, *, timeout: float) -> Tuple[List[Any], int]:
-    """The WithdrawalAlert payloads on `topic` (none when it does not exist), and how many records did not decode."""
-    payloads, undecodable = [], 0
+    """The WithdrawalAlert payloads on `topic` (none when it does not exist), and how many records were skipped."""
+    payloads: List[Any] = []
+    skipped = 0
     async for batch in TopicReader(bootstrap, topic, timeout=timeout, missing_ok=True).batches():
-        for record in batch:
-            try:
-                payloads.append(decode_envelope(record.value).payload)
-            except AvroDecodeError:
-                undecodable += 1
-    return payloads, undecodable
+        found, passed_over = alert_payloads(record.value for record in batch)
+        payloads += found
+        skipped += passed_over
+    return payloads, skipped
+
+
+def alert_payloads(values: Iterable[Any]) -> Tuple[List[Any], int]:
+    """The WithdrawalAlert payloads among encoded event envelopes, and how many were skipped: undecodable, or
+    an event of another type (as the live feed skips them)."""
+    payloads, skipped = [], 0
+    for value in values:
+        try:
+            decoded = decode_envelope(value)
+        except AvroDecodeError:
+            skipped += 1
+            continue
+        if decoded.envelope.event_type != ALERT_EVENT:
+            skipped += 1
+            continue
+        payloads.append(decoded.payload)
+    return payloads, skipped
 
 
 def diffs_json(diffs: Iterable[AlertDiff], tried: str) -> Dict[str, Any]:

@@ -92,7 +92,7 @@ def _print(result: Result, out: TextIO, *, as_json: bool) -> None:
     if as_json:
         print(json.dumps({
             "records": result.records, "transactions": result.transactions, "undecodable": result.undecodable,
-            "live_undecodable": result.live_undecodable, "seconds": round(result.seconds, 3),
+            "live_skipped": result.live_skipped, "seconds": round(result.seconds, 3),
             "records_per_second": round(result.rate, 1), "rules": diffs_json(result.rules.values(), "backtest"),
         }), file=out)
         return

@@ -30,7 +30,7 @@ class Result:
     records: int = 0          # records read off the transactions topic
     transactions: int = 0     # of them, transactions replayed (at or after `since`)
     undecodable: int = 0      # records skipped: no transaction could be read (the worker dead-letters them)
-    live_undecodable: int = 0
+    live_skipped: int = 0      # records on alerts.withdrawals that are no alert (read_alerts)
     seconds: float = 0.0
 
     @property
@@ -79,7 +79,7 @@ async def backtest(bootstrap: str, book: RuleBook, *, since: Optional[datetime] 
 
 
 async def _live_alerts(bootstrap: str, result: Result, replayed: Set[int], timeout: float) -> None:
-    payloads, result.live_undecodable = await read_alerts(bootstrap, WITHDRAWAL_ALERTS.name, timeout=timeout)
+    payloads, result.live_skipped = await read_alerts(bootstrap, WITHDRAWAL_ALERTS.name, timeout=timeout)
     for payload in payloads:
         rule = result.rules.get(payload.rule)
         if rule is not None and payload.trigger_txn_id in replayed:

@@ -20,7 +20,7 @@ class ShadowReport:
     #: Per rule, where its period began: --since, else its shadow version's first alert (None: no alert yet).
     starts: Dict[str, Optional[datetime]] = field(default_factory=dict)
     until: Optional[datetime] = None
-    undecodable: int = 0
+    skipped: int = 0  # records on the two topics that are no alert (read_alerts)
 
 
 async def shadow_report(bootstrap: str, rules: Sequence[RuleSpec], *, since: Optional[datetime] = None,
@@ -33,7 +33,7 @@ async def shadow_report(bootstrap: str, rules: Sequence[RuleSpec], *, since: Opt
     shadow, bad_shadow = await read_alerts(bootstrap, SHADOW_ALERTS.name, timeout=timeout)
     live, bad_live = await read_alerts(bootstrap, WITHDRAWAL_ALERTS.name, timeout=timeout)
     report = compare(shadow, live, rules, since=since, until=until)
-    report.undecodable = bad_shadow + bad_live
+    report.skipped = bad_shadow + bad_live
     return report
 
 
@@ -62,4 +62,4 @@ def report_json(report: ShadowReport) -> Dict[str, Any]:
     return {"rules": diffs_json(report.rules.values(), "shadow"),
             "since": {rule: None if start is None else start.isoformat() for rule, start in report.starts.items()},
             "until": None if report.until is None else report.until.isoformat(),
-            "undecodable": report.undecodable}
+            "skipped": report.skipped}

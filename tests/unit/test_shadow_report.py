@@ -7,9 +7,14 @@ import io
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
+from agents.publishing import SOURCE
 from detection.catalog import DEFAULT_CATALOG, parse_catalog
+from ops.alert_diff import alert_payloads
 from ops.shadow.cli import main
 from ops.shadow.report import compare
+from schemas.codec.envelope import encode_envelope, wrap
+from schemas.records import BalanceLowV1
+from tests.support.alert_records import alert_record
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 RAPID = "rapid-large-withdrawals"
@@ -75,3 +80,12 @@ def test_an_until_before_the_since_is_refused(tmp_path):
     assert code == 2 and "--until must be later" in err
     code, _, err = run_cli("--catalog", str(path), "--rule", "dormant-reactivation")
     assert code == 2 and "no shadow rule dormant-reactivation" in err and RAPID in err
+
+
+def test_only_alerts_are_compared_other_events_and_bad_bytes_on_the_topic_are_skipped_and_counted():
+    alert_id, alert = alert_record(7)
+    low = encode_envelope(wrap(BalanceLowV1(account_id=7, customer_id=1, balance="5.00", threshold="100.00",
+                                            currency="EUR", crossed_at=T0), "BalanceLow", 1, source=SOURCE,
+                               partition_key="7", occurred_at=T0))
+    payloads, skipped = alert_payloads([alert, low, b"\x00not avro", alert])
+    assert [p.alert_id for p in payloads] == [alert_id, alert_id] and skipped == 2
