@@ -229,7 +229,7 @@ class BatchAgents:
         acked = 0
         began = time.perf_counter() if began is None else began
         guard = getattr(self.app, "state_guard", None)
-        if guard is not None:
+        if guard is not None and state.has_changes():
             guard.before_write()
         offsets = state.write_back(row_limit=self.row_limit, refuse=self.refused.refuse)
         self.metrics.flushed(state.partition, time.perf_counter() - began, state.written)

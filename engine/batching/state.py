@@ -124,6 +124,10 @@ class PartitionState:
         return ({name: len(rows._values) for name, rows in self._rows.items()},
                 {name: len(rows._dirty) for name, rows in self._rows.items()})
 
+    def has_changes(self) -> bool:
+        """Whether a write-back would write anything (a row changed since the last flush)."""
+        return any(rows._dirty for rows in self._rows.values())
+
     def rows(self, table: TableT) -> CachedRows:
         rows = self._rows.get(table.name)
         if rows is None:
