@@ -65,8 +65,13 @@ class TopicReader:
                         del remaining[tp]
                         consumer.pause(tp)
                 left = 0
-                for tp, end in remaining.items():
-                    left += end - await consumer.position(tp)
+                for tp, end in list(remaining.items()):
+                    position = await consumer.position(tp)
+                    if position >= end:  # past the end without a record at end - 1 (a gap, a marker)
+                        del remaining[tp]
+                        consumer.pause(tp)
+                    else:
+                        left += end - position
                 self.done = self.total - left
                 if batch:
                     quiet_since = time.monotonic()
