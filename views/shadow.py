@@ -13,7 +13,7 @@ from faust.web.exceptions import NotFound, ServiceUnavailable
 from agents.rule_book import current_shadow_rules
 from app import app
 from ops.broker_calls import BrokerError
-from ops.cli_times import UsageError, option_time
+from ops.cli_args import UsageError, chosen_rules, option_time
 from ops.shadow.report import report_json, shadow_report
 from settings import load_settings
 
@@ -31,13 +31,11 @@ async def get_shadow_report(view: View, request: Request) -> Response:
     shadow = current_shadow_rules()
     if shadow is None:
         raise NotFound("this worker runs no shadow rules; mark a rule version `mode: shadow` in its catalogue")
-    specs = list(shadow.book.specs.values())
-    wanted = request.query.getall("rule", [])
-    unknown = sorted(set(wanted) - {s.id for s in specs})
-    if unknown:
-        raise BadParameter(f"no shadow rule {', '.join(unknown)}; this worker runs {', '.join(s.id for s in specs)} "
-                           f"in shadow", parameter="rule")
-    specs = [s for s in specs if not wanted or s.id in wanted]
+    try:
+        specs = chosen_rules(list(shadow.book.specs.values()), request.query.getall("rule", []),
+                             what="this worker runs no shadow rule")
+    except UsageError as exc:
+        raise BadParameter(str(exc).rstrip("."), parameter="rule") from None
     since, until = _time(request, "since"), _time(request, "until")
     if since is not None and until is not None and until <= since:
         raise BadParameter("`until` must be later than `since`", parameter="until")

@@ -21,7 +21,7 @@ from detection.catalog import CatalogError, read_catalog
 from detection.rulebook import rule_book
 from ops.alert_diff import diffs_json, print_diffs
 from ops.broker_calls import BrokerError
-from ops.cli_times import UsageError, option_time
+from ops.cli_args import UsageError, chosen_rules, option_time
 
 from .run import Progress, Result, backtest
 
@@ -52,12 +52,7 @@ def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err:
     try:
         settings = load_settings()
         catalog = read_catalog(args.catalog or settings.rule_catalog)
-        if args.rule:
-            unknown = sorted(set(args.rule) - {r.id for r in catalog.rules})
-            if unknown:
-                raise UsageError(f"{catalog.source} has no rule {', '.join(unknown)}; name one of "
-                                 f"{', '.join(r.id for r in catalog.rules)}.")
-            catalog = replace(catalog, rules=tuple(r for r in catalog.rules if r.id in args.rule))
+        catalog = replace(catalog, rules=chosen_rules(catalog.rules, args.rule, what=f"{catalog.source} has no rule"))
         book = rule_book(catalog, timedelta(seconds=settings.rule_lateness_seconds))
         since = option_time(args.since, "--since")
         progress = None if args.quiet else _progress_printer(err)

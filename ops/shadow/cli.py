@@ -16,7 +16,7 @@ from typing import Optional, Sequence, TextIO
 from detection.catalog import CatalogError, read_catalog
 from ops.alert_diff import print_diffs
 from ops.broker_calls import BrokerError
-from ops.cli_times import UsageError, option_time
+from ops.cli_args import UsageError, chosen_rules, option_time
 
 from .report import ShadowReport, report_json, shadow_report
 
@@ -50,12 +50,7 @@ def main(argv: Optional[Sequence[str]] = None, *, out: TextIO = sys.stdout, err:
         if not rules:
             raise UsageError(f"{catalog.source} has no shadow rules; mark a rule version `mode: shadow` to run it "
                              "beside the live one, or point --catalog at the catalogue that does.")
-        if args.rule:
-            unknown = sorted(set(args.rule) - {r.id for r in rules})
-            if unknown:
-                raise UsageError(f"{catalog.source} has no shadow rule {', '.join(unknown)}; name one of "
-                                 f"{', '.join(r.id for r in rules)}.")
-            rules = tuple(r for r in rules if r.id in args.rule)
+        rules = chosen_rules(rules, args.rule, what=f"{catalog.source} has no shadow rule")
         since, until = option_time(args.since, "--since"), option_time(args.until, "--until")
         if since is not None and until is not None and until <= since:
             raise UsageError("--until must be later than --since.")

@@ -21,6 +21,7 @@ from tests.support.consistency import ledger_transactions
 from tests.support.http import get_json
 from tests.support.kafka import read_topic
 from tests.support.ledger_sql import open_account, post
+from tests.support.shadow_catalog import SHADOW_RAPID
 from tests.support.waiting import eventually
 from topics import SHADOW_ALERTS, WITHDRAWAL_ALERTS
 
@@ -32,15 +33,6 @@ T0 = datetime(2033, 1, 1, 9, 0, tzinfo=timezone.utc) + timedelta(days=uuid.uuid4
 #: The worker is new: it replays the suite's earlier changes first.
 CATCH_UP = 300
 LIVE_RAPID = "parameters: {window: 10m, count: 3}"
-SHADOW_RAPID = f"""
-  - id: {oracle.RAPID}
-    version: 2
-    mode: shadow
-    kind: time-window
-    severity: medium
-    filter: {{kind: withdrawal, min_amount: "200.00"}}
-    parameters: {{window: 10m, count: 2}}
-"""
 
 
 def cli(env, module: str, *args: str) -> dict:

@@ -18,7 +18,7 @@ from detection.catalog import DEFAULT_CATALOG, read_catalog
 from detection.rulebook import rule_book
 from ops.backtest.cli import main
 from ops.backtest.replay import Replay
-from ops.cli_times import option_time
+from ops.cli_args import option_time
 from projections.transactions import LedgerTransaction
 from tests.support import oracle
 

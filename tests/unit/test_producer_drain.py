@@ -4,6 +4,7 @@ ProducerBuffer: its own flush gives up after 0.1 s without a record leaving; our
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 from types import SimpleNamespace
 
 import pytest
@@ -32,19 +33,26 @@ def run(coroutine):
     return asyncio.run(coroutine)
 
 
+@asynccontextmanager
+async def running(buffer: ProducerBuffer, records=()):
+    """The buffer started with `records` put in it; stopped at the end with whatever is left dropped (its
+    stop would flush them, which raises once it is stopping)."""
+    await buffer.start()
+    try:
+        for record in records:
+            buffer.put(record)
+        yield buffer
+    finally:
+        buffer.pending = asyncio.Queue()
+        await buffer.stop()
+
+
 def test_fausts_own_flush_returns_with_records_still_in_the_buffer():
     async def go():
         sent: list = []
-        buffer = slow_buffer(sent)
-        await buffer.start()
-        try:
-            for n in range(4):
-                buffer.put(n)
+        async with running(slow_buffer(sent), range(4)) as buffer:
             await buffer.flush()
             return len(sent), buffer.size
-        finally:
-            buffer.pending = asyncio.Queue()  # what is left would make its stop raise
-            await buffer.stop()
 
     handed, left = run(go())
     assert handed < 4 and left > 0, "Faust's flush changed: it now waits for slow sends; drain may be redundant"
@@ -53,15 +61,9 @@ def test_fausts_own_flush_returns_with_records_still_in_the_buffer():
 def test_the_drain_returns_only_once_every_record_is_handed_over():
     async def go():
         sent: list = []
-        buffer = slow_buffer(sent)
-        await buffer.start()
-        try:
-            for n in range(4):
-                buffer.put(n)
+        async with running(slow_buffer(sent), range(4)) as buffer:
             await drain_producer_buffer(buffer, stall_s=10)
             return list(sent), producer_buffer_idle(buffer)
-        finally:
-            await buffer.stop()
 
     sent, idle = run(go())
     assert sent == [0, 1, 2, 3] and idle
@@ -69,29 +71,17 @@ def test_the_drain_returns_only_once_every_record_is_handed_over():
 
 def test_an_empty_buffer_drains_at_once():
     async def go():
-        buffer = slow_buffer([])
-        await buffer.start()
-        try:
-            await asyncio.sleep(0)  # the sending task waits for a record
+        async with running(slow_buffer([])) as buffer:
             await asyncio.wait_for(drain_producer_buffer(buffer, stall_s=10), timeout=1)
-        finally:
-            await buffer.stop()
 
     run(go())
 
 
 def test_a_buffer_that_sends_nothing_stops_the_drain_instead_of_letting_a_commit_through():
     async def go():
-        buffer = slow_buffer([], stuck=True)
-        await buffer.start()
-        try:
-            buffer.put("a")
-            buffer.put("b")
+        async with running(slow_buffer([], stuck=True), ["a", "b"]) as buffer:
             with pytest.raises(ProducerStalled, match="sent nothing"):
                 await drain_producer_buffer(buffer, stall_s=0.5)
-        finally:
-            buffer.pending = asyncio.Queue()  # nothing left for its stop to flush
-            await buffer.stop()
 
     run(go())
 

@@ -8,25 +8,18 @@ from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 from agents.publishing import SOURCE
-from detection.catalog import DEFAULT_CATALOG, parse_catalog
+from detection.catalog import DEFAULT_CATALOG
 from ops.alert_diff import alert_payloads
 from ops.shadow.cli import main
 from ops.shadow.report import compare
 from schemas.codec.envelope import encode_envelope, wrap
 from schemas.records import BalanceLowV1
 from tests.support.alert_records import alert_record
+from tests.support.shadow_catalog import catalog_text, catalog_with_shadow
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 RAPID = "rapid-large-withdrawals"
-SHADOW = parse_catalog(DEFAULT_CATALOG.read_text(encoding="utf-8") + f"""
-  - id: {RAPID}
-    version: 2
-    mode: shadow
-    kind: time-window
-    severity: medium
-    filter: {{kind: withdrawal, min_amount: "200.00"}}
-    parameters: {{window: 10m, count: 2}}
-""", "catalog").shadow_rules
+SHADOW = catalog_with_shadow().shadow_rules
 
 
 def alert(txn_id: int, minutes: float, version: int, rule: str = RAPID):
@@ -67,15 +60,7 @@ def test_a_catalogue_without_shadow_rules_is_one_sentence_saying_how_to_mark_one
 
 def test_an_until_before_the_since_is_refused(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text(DEFAULT_CATALOG.read_text(encoding="utf-8") + f"""
-  - id: {RAPID}
-    version: 2
-    mode: shadow
-    kind: time-window
-    severity: medium
-    filter: {{kind: withdrawal, min_amount: "200.00"}}
-    parameters: {{window: 10m, count: 2}}
-""", encoding="utf-8")
+    path.write_text(catalog_text(), encoding="utf-8")
     code, _, err = run_cli("--catalog", str(path), "--since", "2026-03-02", "--until", "2026-03-01")
     assert code == 2 and "--until must be later" in err
     code, _, err = run_cli("--catalog", str(path), "--rule", "dormant-reactivation")

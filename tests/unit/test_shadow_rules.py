@@ -8,32 +8,18 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from agents import rule_book
-from detection.catalog import DEFAULT_CATALOG, CatalogError, parse_catalog
+from detection.catalog import CatalogError, parse_catalog
 from detection.rulebook import fingerprint
 from tables.alerts import alerts_by_account
 from tables.rule_state import withdrawal_history_by_account
 from tables.shadow_state import shadow_rule_state_by_account
+from tests.support.shadow_catalog import SHADOW_RAPID, catalog_text, catalog_with_shadow
 from topics import SHADOW_ALERTS, TRANSACTION_CHANGES, WITHDRAWAL_ALERTS
 
 T0 = datetime(2026, 2, 1, 10, 0, tzinfo=timezone.utc)
-SHADOW_RAPID = """
-  - id: rapid-large-withdrawals
-    version: 2
-    mode: shadow
-    kind: time-window
-    severity: medium
-    filter: {kind: withdrawal, min_amount: "200.00"}
-    parameters: {window: 10m, count: 2}
-"""
-
-
-def catalog_text(extra: str = SHADOW_RAPID) -> str:
-    return DEFAULT_CATALOG.read_text(encoding="utf-8") + extra
-
-
 @pytest.fixture
 def with_shadow(monkeypatch):
-    catalog = parse_catalog(catalog_text(), "test catalogue")
+    catalog = catalog_with_shadow()
     monkeypatch.setattr(rule_book, "_book", None)
     monkeypatch.setattr(rule_book, "_shadow", None)
     monkeypatch.setattr(rule_book, "loaded_catalog", lambda path=None: catalog)

@@ -270,17 +270,9 @@ def test_the_shadow_report_of_a_worker_without_shadow_rules_is_a_404_saying_how_
     ("since=2026-03-02&until=2026-03-01", "until"), ("window=1h", "window")])
 def test_the_shadow_reports_parameters_are_checked_before_any_topic_is_read(get, monkeypatch, query, parameter):
     from agents import rule_book
-    from detection.catalog import DEFAULT_CATALOG, parse_catalog
+    from tests.support.shadow_catalog import catalog_with_shadow
 
-    catalog = parse_catalog(DEFAULT_CATALOG.read_text(encoding="utf-8") + """
-  - id: rapid-large-withdrawals
-    version: 2
-    mode: shadow
-    kind: time-window
-    severity: medium
-    filter: {kind: withdrawal, min_amount: "200.00"}
-    parameters: {window: 10m, count: 2}
-""", "catalog")
+    catalog = catalog_with_shadow()
     monkeypatch.setattr(rule_book, "_book", None)
     monkeypatch.setattr(rule_book, "_shadow", None)
     monkeypatch.setattr(rule_book, "loaded_catalog", lambda path=None: catalog)
